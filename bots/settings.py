@@ -1,0 +1,61 @@
+"""Process settings, read once from the environment (and a ``.env`` file) at the edge.
+
+Only ``bots/`` reads the environment; everything below receives typed values. Secrets are
+``SecretStr`` so they never print in logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fusion_engine.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    fusion_config: Path | None = None
+    """Path of a TOML pool file; unset for the built-in pools."""
+
+    redis_url: str | None = None
+    """Unset: Fusion starts an embedded Redis-compatible server persisted under ``data_dir``."""
+    data_dir: Path = Field(default=Path(".fusion"), alias="FUSION_DATA_DIR")
+    metrics_port: int | None = Field(default=None, alias="FUSION_METRICS_PORT")
+    log_level: str = Field(default="INFO", alias="FUSION_LOG_LEVEL")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_state_secret: SecretStr | None = None
+    slack_installation_db: str = Field(
+        default="sqlite:///.fusion/slack_installations.db", alias="SLACK_INSTALLATION_DB"
+    )
+    port: int = 3000
+
+    discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    """Override of Discord's REST base URL (tests point it at a loopback fake)."""
+    discord_gateway_url: str | None = None
+
+    def require_openrouter_key(self) -> SecretStr:
+        """The model API key, or a ``ConfigError`` that says how to set it.
+
+        A local OpenAI-compatible endpoint (vLLM, Ollama) may not need a key; point
+        ``OPENROUTER_BASE_URL`` at it and set ``OPENROUTER_API_KEY`` to any placeholder."""
+        if self.openrouter_api_key is None or not self.openrouter_api_key.get_secret_value():
+            raise ConfigError(
+                "OPENROUTER_API_KEY is not set. Create a key at https://openrouter.ai/keys and "
+                "run `export OPENROUTER_API_KEY=sk-or-...` (or put it in a .env file). For a "
+                "local OpenAI-compatible server set OPENROUTER_BASE_URL and any placeholder key."
+            )
+        return self.openrouter_api_key

@@ -1,0 +1,133 @@
+"""The pool file: pools, the default pool, and budget defaults, loaded from TOML.
+
+The core never reads the environment: a process passes the path it got from its settings
+(``FUSION_CONFIG``), or ``None`` for the built-in defaults shipped beside this module.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fusion_engine.errors import ConfigError, InputError
+from fusion_engine.pools import MAX_PANEL, MIN_PANEL, PoolSpec
+
+__all__ = ["BudgetDefaults", "FusionConfig", "load_config"]
+
+
+class BudgetDefaults(BaseModel):
+    """Limits new tenants start with (USD). ``0`` for the DM limits disables DMs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_usd: float = Field(default=5.0, ge=0)
+    monthly_usd: float = Field(default=50.0, ge=0)
+    dm_daily_usd: float = Field(default=0.5, ge=0)
+    dm_monthly_usd: float = Field(default=5.0, ge=0)
+    user_rate_limit: str = "10/minute"
+
+
+class FusionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_pool: str
+    pools: dict[str, PoolSpec]
+    budgets: BudgetDefaults = BudgetDefaults()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_pools(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("pools"), dict):
+            pools = {}
+            for name, spec in data["pools"].items():
+                pools[name] = {"name": name, **spec} if isinstance(spec, dict) else spec
+            data = {**data, "pools": pools}
+        return data
+
+    @model_validator(mode="after")
+    def _check_default(self) -> Self:
+        if not self.pools:
+            raise ValueError("no pools are defined; add a [pools.NAME] table")
+        if self.default_pool not in self.pools:
+            raise ValueError(
+                f"default_pool {self.default_pool!r} is not one of the pools: "
+                + ", ".join(sorted(self.pools))
+            )
+        return self
+
+    def pool(self, name: str | None = None) -> PoolSpec:
+        """The named pool (default pool when ``None``); ``InputError`` names the choices."""
+        key = name or self.default_pool
+        try:
+            return self.pools[key]
+        except KeyError:
+            raise InputError(
+                f"Unknown pool {key!r}. Choose one of: {', '.join(sorted(self.pools))}."
+            ) from None
+
+    def resolve(
+        self,
+        pool: str | None = None,
+        *,
+        models: tuple[str, ...] | None = None,
+        judge: str | None = None,
+        writer: str | None = None,
+    ) -> PoolSpec:
+        """A pool with the user's overrides applied; bad overrides raise ``InputError``."""
+        spec = self.pool(pool)
+        if models is not None:
+            cleaned = tuple(dict.fromkeys(m.strip() for m in models if m.strip()))
+            if not MIN_PANEL <= len(cleaned) <= MAX_PANEL:
+                raise InputError(
+                    f"Give between {MIN_PANEL} and {MAX_PANEL} distinct models "
+                    f"(got {len(cleaned)}), e.g. --models "
+                    "openai/gpt-5.4,anthropic/claude-sonnet-4.6"
+                )
+            for slug in cleaned:
+                _check_slug(slug)
+            spec = spec.with_models(cleaned)
+        updates: dict[str, str] = {}
+        if judge is not None:
+            updates["judge"] = _check_slug(judge.strip())
+        if writer is not None:
+            updates["writer"] = _check_slug(writer.strip())
+        return spec.model_copy(update=updates) if updates else spec
+
+
+def _check_slug(slug: str) -> str:
+    if not slug or any(c.isspace() for c in slug) or len(slug) > 200:
+        raise InputError(f"{slug!r} is not a model slug; slugs look like 'openai/gpt-5.4'.")
+    return slug
+
+
+def load_config(path: Path | None = None) -> FusionConfig:
+    """Load the pool file at ``path``, or the built-in defaults when ``path`` is ``None``."""
+    if path is None:
+        text = resources.files("fusion_engine").joinpath("default_config.toml").read_text()
+        source = "the built-in defaults"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read the pool file {path} ({exc.strerror}). Set FUSION_CONFIG to an "
+                "existing TOML file, or unset it to use the built-in pools."
+            ) from exc
+        source = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}. Fix the line it names.") from exc
+    try:
+        return FusionConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"{source} has problems: {problems}. See README.md, 'Configuration'."
+        ) from exc

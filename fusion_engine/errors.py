@@ -1,0 +1,194 @@
+"""One exception tree for everything Fusion raises on purpose.
+
+::
+
+    FusionError                      base; ``user_message`` is safe to show in a chat
+    ├── ConfigError                  bad settings or pool file; says how to fix it
+    ├── InputError                   bad question or options from the user (nothing was called)
+    ├── ModelCallError               one model call failed (model, status, retryable, retry_after)
+    │   ├── ModelTimeout             no answer within the per-call timeout
+    │   ├── ModelConnectionError     could not reach the endpoint
+    │   ├── ModelHTTPError           non-2xx status, or an error event inside a 200 stream
+    │   └── ModelOutputError         empty or unparseable output
+    ├── QuorumError                  too few panel members answered
+    ├── RefusedError                 the request was refused before anything ran; nothing charged
+    │   ├── BudgetExceeded           the tenant's budget cannot cover the quote
+    │   └── RateLimited              too many requests from this user
+    └── UnavailableError             a backing service (Redis) is down; try again later
+
+Errors carry data, not just text, so adapters can render them and retry logic can reason about
+them. Messages never include secrets (API keys, tokens, signing secrets).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "BudgetExceeded",
+    "ConfigError",
+    "FusionError",
+    "InputError",
+    "ModelCallError",
+    "ModelConnectionError",
+    "ModelHTTPError",
+    "ModelOutputError",
+    "ModelTimeout",
+    "QuorumError",
+    "RateLimited",
+    "RefusedError",
+    "UnavailableError",
+]
+
+
+class FusionError(Exception):
+    """Base of every deliberate Fusion error."""
+
+    @property
+    def user_message(self) -> str:
+        """A one-line message that is safe to show to a chat user."""
+        return str(self)
+
+
+class ConfigError(FusionError):
+    """Settings or the pool file are wrong. The message says how to fix it."""
+
+
+class InputError(FusionError):
+    """The user's question or options are invalid. No model was called."""
+
+
+class ModelCallError(FusionError):
+    """One call to one model failed.
+
+    ``retryable`` is true for failures worth trying again (429, 502, 503, connection errors,
+    timeouts); ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one.
+    ``kind`` is a short machine-readable reason such as ``"timeout"`` or ``"http_429"``.
+    """
+
+    kind = "error"
+
+    def __init__(
+        self,
+        model: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{model}: {message}")
+        self.model = model
+        self.detail = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ModelTimeout(ModelCallError):
+    kind = "timeout"
+
+    def __init__(self, model: str, message: str = "timed out") -> None:
+        super().__init__(model, message, retryable=True)
+
+
+class ModelConnectionError(ModelCallError):
+    kind = "connection"
+
+    def __init__(self, model: str, message: str = "could not connect") -> None:
+        super().__init__(model, message, retryable=True)
+
+
+class ModelHTTPError(ModelCallError):
+    """A non-2xx response, or an ``error`` object inside a 200 SSE stream."""
+
+    RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+
+    def __init__(
+        self,
+        model: str,
+        status: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            model,
+            f"HTTP {status}: {message}",
+            status=status,
+            retryable=status in self.RETRYABLE_STATUSES,
+            retry_after=retry_after,
+        )
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return f"http_{self.status}"
+
+
+class ModelOutputError(ModelCallError):
+    """The model answered, but with nothing usable (empty, or not the expected structure)."""
+
+    kind = "bad_output"
+
+    def __init__(self, model: str, message: str = "empty answer") -> None:
+        super().__init__(model, message, retryable=False)
+
+
+class QuorumError(FusionError):
+    """Fewer panel members answered than the pool's quorum."""
+
+    def __init__(self, answered: int, quorum: int, failures: dict[str, str]) -> None:
+        reasons = "; ".join(f"{model}: {reason}" for model, reason in failures.items())
+        super().__init__(
+            f"only {answered} of the panel answered, {quorum} needed"
+            + (f" ({reasons})" if reasons else "")
+        )
+        self.answered = answered
+        self.quorum = quorum
+        self.failures = failures
+
+
+class RefusedError(FusionError):
+    """Refused before anything ran. Nothing was charged."""
+
+
+class BudgetExceeded(RefusedError):
+    """The tenant's remaining budget cannot cover the quoted cost."""
+
+    def __init__(
+        self,
+        tenant: str,
+        *,
+        window: str,
+        remaining_micros: int,
+        quote_micros: int,
+        resets_at: datetime,
+    ) -> None:
+        from fusion_engine.money import format_usd
+
+        super().__init__(
+            f"The {window} budget has {format_usd(remaining_micros)} left and this question "
+            f"would cost up to {format_usd(quote_micros)}. "
+            f"It resets {resets_at:%Y-%m-%d %H:%M} UTC."
+        )
+        self.tenant = tenant
+        self.window = window
+        self.remaining_micros = remaining_micros
+        self.quote_micros = quote_micros
+        self.resets_at = resets_at
+
+
+class RateLimited(RefusedError):
+    """Too many requests from one user in the current window."""
+
+    def __init__(self, user: str, *, limit: str, retry_after_s: float) -> None:
+        super().__init__(
+            f"Too many questions (limit {limit}). Try again in {max(1, round(retry_after_s))} s."
+        )
+        self.user = user
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+
+
+class UnavailableError(FusionError):
+    """A backing service is unreachable. Nothing was charged; try again shortly."""

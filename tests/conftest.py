@@ -1,0 +1,38 @@
+"""Shared fixtures: a real Redis server on loopback, started by the test run itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from bots.embedded_redis import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """One real redis-server for the whole session (per xdist worker)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
+    """A client on a freshly flushed database."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A private, persisting redis-server a test may stop, kill and restart."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True)
+    server.start()
+    yield server
+    server.kill()
