@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fusion_engine.money import cost_micros, format_usd, usd_to_micros
+
+
+@pytest.mark.parametrize(
+    ("usd", "micros"),
+    [(0, 0), (1, 1_000_000), ("0.000003", 3), (0.0000001, 1), (Decimal("12.5"), 12_500_000)],
+)
+def test_usd_to_micros_rounds_up(usd: object, micros: int) -> None:
+    assert usd_to_micros(usd) == micros  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [-1, "nan", "inf", "abc"])
+def test_usd_to_micros_rejects_bad_amounts(bad: object) -> None:
+    with pytest.raises(ValueError, match="not a USD amount"):
+        usd_to_micros(bad)  # type: ignore[arg-type]
+
+
+def test_cost_is_integer_and_rounds_up() -> None:
+    # $3 / M tokens = 3_000_000 micros per M tokens -> 3 micros per token
+    assert cost_micros(1000, 3_000_000) == 3000
+    # $0.15 / M tokens for 1 token is 0.15 micros -> charged as 1
+    assert cost_micros(1, 150_000) == 1
+    assert cost_micros(0, 150_000) == 0
+
+
+def test_format_usd() -> None:
+    assert format_usd(0) == "$0.00"
+    assert format_usd(12_345) == "$0.0123"
+    assert format_usd(12_345_678) == "$12.35"
