@@ -1,0 +1,402 @@
+"""Rendering fusions in a terminal: live progress, the finished result, and the pool list.
+
+Everything a model wrote (panel answers, the judge's analysis, the fused answer) is untrusted:
+it reaches the terminal only as ``rich.text.Text`` built from :func:`safe_text`, so rich markup
+in it is shown literally and control sequences (ANSI escapes, carriage returns, bidi overrides)
+cannot repaint or disguise the screen. Consoles are made with markup off for the same reason.
+
+On a terminal the panel's progress redraws in place (``rich.live.Live``); anywhere else (a pipe,
+a file, CI) each event prints one plain line, so logs read top to bottom with no redraws.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from fusion_engine.config import FusionConfig
+from fusion_engine.events import (
+    AnalysisReady,
+    Done,
+    FusionEvent,
+    FusionStarted,
+    JudgeStarted,
+    MemberFailed,
+    MemberFinished,
+    MemberStarted,
+    PanelDone,
+    WriterDelta,
+    WriterStarted,
+)
+from fusion_engine.money import format_usd
+from fusion_engine.pools import PoolSpec
+from fusion_engine.result import Analysis, FusionResult, PanelAnswer, Quote
+
+__all__ = ["ProgressView", "make_console", "render_pools", "render_result", "safe_text"]
+
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` without control characters (keeps newlines and tabs) or bidi overrides."""
+    return _UNSAFE_CHARS.sub("", text.replace("\r\n", "\n"))
+
+
+def make_console(stream: TextIO, *, force_terminal: bool | None = None) -> Console:
+    """A console on ``stream`` that never interprets markup or emoji codes in what it prints.
+
+    Off a terminal, long lines are not hard-wrapped, so piped answers keep their own lines."""
+    console = Console(
+        file=stream,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        force_terminal=force_terminal,
+    )
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+def _secs(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+class ProgressView:
+    """Shows one fusion's progress events as they arrive; use as a context manager.
+
+    Panel members and the judge are shown as a status table (redrawn live on a terminal, one
+    line per change elsewhere); the fused answer is streamed as the writer produces it.
+    """
+
+    def __init__(self, console: Console, *, live: bool | None = None) -> None:
+        self._console = console
+        self._use_live = console.is_terminal if live is None else live
+        self._live: Live | None = None
+        self._members: dict[str, Text] = {}
+        self._judge: tuple[str, Text] | None = None
+        self.streamed_answer = False
+        """True while fused-answer text is being streamed (the line is still open)."""
+        self.answer_printed = False
+        """True once the fused answer was streamed in full; ``render_result`` need not repeat it."""
+
+    def __enter__(self) -> ProgressView:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop_live()
+        if self.streamed_answer:
+            self._console.out("")
+            self.streamed_answer = False
+
+    def handle(self, event: FusionEvent) -> None:
+        """Render one event."""
+        match event:
+            case FusionStarted(models=models, judge=judge, writer=writer):
+                self._members = {m: Text("waiting", style="dim") for m in models}
+                self._line(
+                    Text.assemble(
+                        ("Asking ", "bold"),
+                        f"{len(models)} models: ",
+                        ", ".join(safe_text(m) for m in models),
+                        f" (judge {safe_text(judge)}, writer {safe_text(writer)})",
+                    )
+                )
+                self._start_live()
+            case MemberStarted(model=model):
+                self._set_member(model, Text("asking…", style="cyan"), announce=False)
+            case MemberFinished(answer=answer):
+                status = Text(f"answered in {_secs(answer.latency_s)}", style="green")
+                if answer.served_by != answer.model:
+                    status.append(f" (served by {safe_text(answer.served_by)})", style="dim")
+                self._set_member(answer.model, status)
+            case MemberFailed(failure=failure):
+                self._set_member(
+                    failure.model, Text(f"failed: {safe_text(failure.reason)}", style="red")
+                )
+            case PanelDone(answered=answered, failed=failed):
+                if not self._use_live:
+                    self._line(Text(f"Panel done: {answered} answered, {failed} failed."))
+            case JudgeStarted(model=model):
+                self._set_judge(model, Text("comparing the answers…", style="cyan"))
+            case AnalysisReady(analysis=analysis, note=note):
+                judge = self._judge[0] if self._judge else "judge"
+                if analysis is not None:
+                    self._set_judge(judge, Text("analysis ready", style="green"))
+                else:
+                    why = safe_text(note or "no analysis")
+                    self._set_judge(judge, Text(f"no analysis: {why}", style="yellow"))
+            case WriterStarted(model=model):
+                self._stop_live()
+                self._console.print(
+                    Text.assemble(("Fused answer", "bold"), f" (writer {safe_text(model)}):")
+                )
+            case WriterDelta(text=text):
+                self._console.out(safe_text(text), end="")
+                self.streamed_answer = True
+            case Done():
+                self._stop_live()
+                if self.streamed_answer:
+                    self._console.out("")
+                    self.streamed_answer = False
+                    self.answer_printed = True
+
+    def _line(self, text: Text) -> None:
+        if self._live is not None:
+            self._live.console.print(text)
+        else:
+            self._console.print(text)
+
+    def _set_member(self, model: str, status: Text, *, announce: bool = True) -> None:
+        self._members[model] = status
+        if self._live is not None:
+            self._refresh()
+        elif announce:
+            self._line(Text.assemble("  ", safe_text(model), ": ", status))
+
+    def _set_judge(self, model: str, status: Text) -> None:
+        self._judge = (model, status)
+        if not self._use_live:
+            self._line(Text.assemble(("Judge ", "bold"), safe_text(model), ": ", status))
+        elif self._live is None:
+            self._start_live()
+        else:
+            self._refresh()
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True)
+        table.add_column()
+        for model, status in self._members.items():
+            table.add_row(Text(safe_text(model)), status)
+        if self._judge is not None:
+            table.add_row(
+                Text.assemble(("judge ", "bold"), safe_text(self._judge[0])), self._judge[1]
+            )
+        return table
+
+    def _start_live(self) -> None:
+        if self._use_live and self._live is None:
+            self._live = Live(
+                self._table(),
+                console=self._console,
+                auto_refresh=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start(refresh=True)
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._table(), refresh=True)
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.update(self._table(), refresh=True)
+            self._live.stop()
+            self._live = None
+
+
+def _heading(console: Console, title: str) -> None:
+    console.print()
+    console.print(Text(title, style="bold underline"))
+
+
+def _bullets(console: Console, items: Iterable[Text]) -> None:
+    for item in items:
+        console.print(Text.assemble("  - ", item))
+
+
+def _render_analysis(console: Console, analysis: Analysis) -> None:
+    sections: list[tuple[str, list[Text]]] = [
+        ("Where they agree", [Text(safe_text(c)) for c in analysis.consensus]),
+        (
+            "Where they differ",
+            [
+                Text.assemble(
+                    (safe_text(c.topic), "bold"),
+                    *(f"\n      {safe_text(s.model)}: {safe_text(s.position)}" for s in c.stances),
+                )
+                for c in analysis.contradictions
+            ],
+        ),
+        (
+            "Only one saw",
+            [
+                Text.assemble((safe_text(u.model), "bold"), ": ", safe_text(u.insight))
+                for u in analysis.unique_insights
+            ],
+        ),
+        ("Covered by only some", [Text(safe_text(p)) for p in analysis.partial_coverage]),
+        ("Nobody covered", [Text(safe_text(b)) for b in analysis.blind_spots]),
+    ]
+    for title, items in sections:
+        if items:
+            _heading(console, title)
+            _bullets(console, items)
+    if analysis.scores:
+        _heading(console, "Scores (1-10)")
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("model", "accuracy", "depth", "complete", "clarity", "relevance", "overall"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for s in sorted(analysis.scores, key=lambda s: s.overall, reverse=True):
+            table.add_row(
+                Text(safe_text(s.model)),
+                *(str(v) for v in (s.accuracy, s.depth, s.completeness, s.clarity, s.relevance)),
+                f"{s.overall:.1f}",
+            )
+        console.print(table)
+
+
+def _render_answers(console: Console, answers: Iterable[PanelAnswer]) -> None:
+    for answer in answers:
+        served = f" via {safe_text(answer.served_by)}" if answer.served_by != answer.model else ""
+        console.print()
+        console.rule(
+            Text(
+                f"{safe_text(answer.model)}{served} · {_secs(answer.latency_s)} · "
+                f"{answer.usage.total_tokens:,} tokens",
+                style="bold",
+            ),
+            align="left",
+        )
+        console.print(Text(safe_text(answer.text)))
+
+
+def render_result(console: Console, result: FusionResult, *, answer_printed: bool = False) -> None:
+    """The finished fusion: answer (unless already streamed), analysis, each answer, footer."""
+    if result.degraded:
+        console.print()
+        console.print(
+            Text.assemble(
+                ("DEGRADED: ", "bold red"),
+                "; ".join(safe_text(r) for r in result.degraded_reasons)
+                or "some models did not take part",
+                style="red",
+            )
+        )
+    if not answer_printed:
+        console.print()
+        console.print(Text("Fused answer", style="bold"))
+        console.print(Text(safe_text(result.answer)))
+    if result.analysis is not None:
+        _render_analysis(console, result.analysis)
+    else:
+        _heading(console, "No analysis")
+        console.print(Text(safe_text(result.analysis_note or "the judge gave no analysis")))
+    _heading(console, "Each model's answer")
+    _render_answers(console, result.answers)
+    _render_footer(console, result)
+
+
+def _render_footer(console: Console, result: FusionResult) -> None:
+    lat, usage = result.latency, result.usage
+    console.print()
+    console.rule(style="dim")
+    lines = [
+        Text.assemble(
+            ("Models: ", "bold"),
+            f"{len(result.answers)} of {len(result.panel)} answered",
+            f" ({', '.join(safe_text(a.model) for a in result.answers)})",
+        )
+    ]
+    lines += [
+        Text.assemble(
+            ("Missing: ", "bold red"), safe_text(f.model), " - ", safe_text(f.reason), style="red"
+        )
+        for f in result.failures
+    ]
+    judge = f"judge {safe_text(result.judge.served_by)}" if result.judge is not None else "no judge"
+    lines.append(
+        Text.assemble(
+            ("Stages: ", "bold"),
+            f"{judge}, writer {safe_text(result.writer.served_by)}",
+        )
+    )
+    first = "" if lat.first_token_s is None else f", first token at {_secs(lat.first_token_s)}"
+    lines.append(
+        Text.assemble(
+            ("Latency: ", "bold"),
+            f"panel {_secs(lat.panel_s)}, judge {_secs(lat.judge_s)}, "
+            f"writer {_secs(lat.writer_s)}, total {_secs(lat.total_s)}{first}",
+        )
+    )
+    lines.append(
+        Text.assemble(
+            ("Tokens: ", "bold"),
+            f"{usage.prompt_tokens:,} in, {usage.completion_tokens:,} out, "
+            f"{usage.total_tokens:,} total",
+        )
+    )
+    source = {"reported": "as reported", "priced": "from list prices"}.get(
+        usage.cost_source, usage.cost_source
+    )
+    lines.append(Text.assemble(("Cost: ", "bold"), f"{format_usd(usage.cost_micros)} ({source})"))
+    console.print(Group(*lines))
+
+
+def _pool_block(spec: PoolSpec, *, default: bool, quote: Quote | None) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if spec.description:
+        grid.add_row("about", Text(spec.description))
+    fallbacks = {m: ", ".join(fs) for m, fs in spec.fallbacks.items()}
+    grid.add_row(
+        "panel",
+        Text(
+            "\n".join(
+                m + (f" (fallback {fallbacks[m]})" if m in fallbacks else "") for m in spec.models
+            )
+        ),
+    )
+    for role, model, fallback in (
+        ("judge", spec.judge, spec.judge_fallback),
+        ("writer", spec.writer, spec.writer_fallback),
+    ):
+        grid.add_row(role, Text(model + (f" (fallback {fallback})" if fallback else "")))
+    grid.add_row("quorum", f"{spec.quorum} of {len(spec.models)}")
+    grid.add_row(
+        "timeouts",
+        f"per call {spec.call_timeout_s:g} s, grace {spec.grace_s:g} s, "
+        f"panel deadline {spec.deadline_s:g} s, retries {spec.max_retries}",
+    )
+    grid.add_row(
+        "tokens",
+        f"panel {spec.max_output_tokens}, judge {spec.judge_max_tokens}, "
+        f"writer {spec.writer_max_tokens}",
+    )
+    if quote is None:
+        cost = Text("unknown (no prices available)", style="dim")
+    else:
+        cost = Text(f"up to {quote.usd}")
+        if quote.unpriced:
+            cost.append(f" (no price for {', '.join(quote.unpriced)}; allowance used)", "dim")
+    grid.add_row("typical cost", cost)
+    return grid
+
+
+def render_pools(
+    console: Console, config: FusionConfig, quotes: Mapping[str, Quote | None]
+) -> None:
+    """Every pool with its members, knobs, and the quoted cost of a typical question."""
+    for name, spec in config.pools.items():
+        console.print()
+        title = Text(name, style="bold")
+        if name == config.default_pool:
+            title.append(" (default)", style="green")
+        console.print(title)
+        console.print(
+            _pool_block(spec, default=name == config.default_pool, quote=quotes.get(name))
+        )
