@@ -41,12 +41,18 @@ from fusion_engine.result import Analysis, FusionResult, PanelAnswer, Quote
 
 __all__ = ["ProgressView", "make_console", "render_pools", "render_result", "safe_text"]
 
+_ESCAPE_SEQUENCES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, colours, clear screen
+    r"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC: window title, hyperlinks
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+)
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_text(text: str) -> str:
-    """``text`` without control characters (keeps newlines and tabs) or bidi overrides."""
-    return _UNSAFE_CHARS.sub("", text.replace("\r\n", "\n"))
+    """``text`` without escape sequences, control characters (newlines and tabs are kept) or
+    bidi overrides, so it cannot move the cursor, retitle the window, or reorder what is seen."""
+    return _UNSAFE_CHARS.sub("", _ESCAPE_SEQUENCES.sub("", text.replace("\r\n", "\n")))
 
 
 def make_console(stream: TextIO, *, force_terminal: bool | None = None) -> Console:

@@ -1,0 +1,108 @@
+"""Rendering of progress and results: untrusted text stays literal, degraded results say so."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from bots.terminal import ProgressView, make_console, render_pools, render_result, safe_text
+from fusion_engine.config import load_config
+from fusion_engine.result import Quote
+from tests.bots.samples import sample_events, sample_result
+
+
+def _render(*, terminal: bool, degraded: bool = False, analysis: bool = True) -> str:
+    buf = io.StringIO()
+    console = make_console(buf, force_terminal=terminal)
+    result = sample_result(degraded=degraded, analysis=analysis)
+    with ProgressView(console) as view:
+        for event in sample_events(result):
+            view.handle(event)
+    render_result(console, result, answer_printed=view.answer_printed)
+    return buf.getvalue()
+
+
+def test_safe_text_strips_control_sequences_but_keeps_layout() -> None:
+    assert safe_text("a\x1b[2Jb\r\nc\td\u202ee\x07") == "ab\nc\tde"
+    assert safe_text("x\x1b]0;evil title\x07y\x1b[31mz") == "xyz"
+
+
+def test_plain_output_has_every_part_and_no_escape_codes() -> None:
+    out = _render(terminal=False)
+    assert "\x1b" not in out
+    for expected in (
+        "m/alpha: answered in 1.2 s",
+        "served by m/beta-fallback",
+        "Judge m/judge: analysis ready",
+        "Fused answer (writer m/writer):\nThe fused answer is 42.\n",
+        "Where they agree",
+        "Where they differ",
+        "m/beta: meters",
+        "Only one saw",
+        "Nobody covered",
+        "Scores (1-10)",
+        "Alpha says 42.",
+        "Latency: panel 1.2 s, judge 1.0 s, writer 1.0 s, total 3.2 s, first token at 2.4 s",
+        "Tokens: 400 in, 200 out, 600 total",
+        "Cost: $0.0050 (as reported)",
+    ):
+        assert expected in out, expected
+    assert out.count("The fused answer is 42.") == 1
+    assert "DEGRADED" not in out
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_model_text_is_shown_literally(terminal: bool) -> None:
+    out = _render(terminal=terminal)
+    assert "[bold red]pwned[/] :smile:" in out
+    assert "\x1b[2J" not in out
+    assert "\x1b]0;" not in out
+    assert "😄" not in out
+
+
+def test_degraded_result_names_missing_models_and_why() -> None:
+    out = _render(terminal=False, degraded=True)
+    assert "DEGRADED: m/gamma did not answer: timed out after 90 s" in out
+    assert "m/gamma: failed: timed out after 90 s" in out
+    assert "Missing: m/gamma - timed out after 90 s" in out
+    assert "Models: 2 of 3 answered" in out
+
+
+def test_missing_analysis_is_explained() -> None:
+    out = _render(terminal=False, analysis=False)
+    assert "no analysis: judge output was not valid JSON twice" in out
+    assert "Where they agree" not in out
+
+
+def test_live_progress_redraws_on_a_terminal() -> None:
+    out = _render(terminal=True)
+    assert "\x1b[1A" in out  # cursor up: the status table was redrawn in place
+    assert "answered in 1.2 s" in out
+    assert "The fused answer is 42." in out
+
+
+def test_result_without_streaming_prints_the_answer() -> None:
+    buf = io.StringIO()
+    render_result(make_console(buf), sample_result())
+    assert "Fused answer\nThe fused answer is 42." in buf.getvalue()
+
+
+def test_pools_show_default_knobs_and_quotes() -> None:
+    config = load_config()
+    buf = io.StringIO()
+    quotes: dict[str, Quote | None] = {
+        "research": Quote(micros=123_456, unpriced=("qwen/qwen3-max",)),
+        "budget": Quote(micros=2_000),
+    }
+    render_pools(make_console(buf), config, quotes)
+    out = buf.getvalue()
+    assert "research (default)" in out
+    assert "technical\n" in out
+    assert re.search(r"quorum +3 of 5", out)
+    assert "per call 90 s, grace 8 s, panel deadline 120 s, retries 2" in out
+    assert "up to $0.1235 (no price for qwen/qwen3-max; allowance used)" in out
+    assert "up to $0.0020" in out
+    assert "unknown (no prices available)" in out
+    assert "google/gemini-3.1-pro-preview (fallback google/gemini-2.5-pro)" in out
