@@ -1,0 +1,473 @@
+"""A fake OpenAI-compatible (OpenRouter-flavoured) model server on loopback.
+
+It speaks the real wire format so the real client, the engine, the bots and the benchmarks can
+run end to end without the internet:
+
+- ``POST {base}/chat/completions``: with ``stream: true`` an SSE stream that opens with an
+  ``: OPENROUTER PROCESSING`` comment, sends ``data: {chunk}`` deltas, a last chunk carrying
+  ``finish_reason`` and ``usage`` (``prompt_tokens``, ``completion_tokens``, ``cost`` in USD), and
+  ``data: [DONE]``; otherwise one JSON ``chat.completion``. OpenRouter now always reports usage,
+  so the fake does too, whether or not ``usage.include`` / ``stream_options`` were asked for.
+- ``GET {base}/models``: every model that has a behaviour, with ``pricing`` strings in USD per
+  token, as OpenRouter sends them.
+- Errors are OpenRouter-shaped: ``{"error": {"code": 429, "message": ..., "metadata": {}}}``;
+  an error after the stream has started arrives as a ``data:`` chunk with an ``error`` object and
+  ``finish_reason: "error"`` under HTTP 200.
+
+Each model's behaviour (answer, latency, streaming speed, fault injection, prices) is a
+``ModelBehavior``. A fast answer is written in one piece, so one process can serve thousands of
+concurrent streams for the benchmarks; a slow one is sent several tokens per chunk at about 20
+chunks a second.
+
+Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["FakeModelServer", "ModelBehavior", "RecordedRequest", "count_tokens"]
+
+FAULTS = frozenset(
+    {
+        "500",
+        "502",
+        "503",
+        "429",
+        "402",
+        "400",
+        "401",
+        "408",
+        "timeout",
+        "non_json",
+        "error_mid_stream",
+        "empty",
+        "reasoning_only",
+        "disconnect",
+    }
+)
+_CHUNKS_PER_S = 20.0
+_CHARS_PER_TOKEN = 4
+_PROCESSING = b": OPENROUTER PROCESSING\n\n"
+
+
+@dataclass
+class ModelBehavior:
+    """How one fake model answers. Every field has a harmless default."""
+
+    text: str | Callable[[dict[str, Any]], str] = "A fine answer."
+    """The answer, or ``fn(request JSON) -> answer``."""
+    latency_s: float = 0.0
+    """Delay before the first byte (streaming) or the response (plain)."""
+    tokens_per_s: float | None = None
+    """Streaming speed (~4 characters a token); ``None`` sends the answer all at once."""
+    fault: str | None = None
+    """``None`` or one of ``FAULTS``: an HTTP status ("500", "429", ...), "timeout" (never answers
+    until the client gives up), "non_json", "error_mid_stream", "empty", "reasoning_only",
+    "disconnect" (drop the connection mid-answer)."""
+    fault_times: int | None = None
+    """Fail this many requests, then behave normally (``None``: always fail)."""
+    retry_after_s: float | None = None
+    """``Retry-After`` header sent with an HTTP-status fault."""
+    prompt_price_usd_per_mtok: float = 1.0
+    completion_price_usd_per_mtok: float = 2.0
+    report_cost: bool = True
+    """Include ``usage.cost``; when false the client has to price the call from ``/models``."""
+    served_by: str | None = None
+    """The ``model`` field in responses (default: the requested slug)."""
+    supports_json_schema: bool = True
+    """When false, a request with a ``json_schema`` ``response_format`` gets HTTP 400."""
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; use one of {sorted(FAULTS)}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received (chat completions only)."""
+
+    model: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    stream: bool
+    at: float = field(default_factory=time.monotonic)
+
+
+def count_tokens(text: str) -> int:
+    """The fake tokenizer: about four characters a token, at least one for non-empty text."""
+    return (len(text) + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN
+
+
+def _usd_per_token(usd_per_mtok: float) -> str:
+    value = Decimal(str(usd_per_mtok)) / Decimal(1_000_000)
+    return format(value.normalize(), "f")
+
+
+def _error_body(status: int, message: str) -> bytes:
+    return json.dumps({"error": {"code": status, "message": message, "metadata": {}}}).encode()
+
+
+def _sse(payload: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+class FakeModelServer:
+    """The fake server. ``async with FakeModelServer(...) as server:`` binds 127.0.0.1 on a free
+    port; ``server.base_url`` is then the ``.../api/v1`` base to give a client."""
+
+    def __init__(
+        self,
+        behaviors: Mapping[str, ModelBehavior] | None = None,
+        default: ModelBehavior | None = ModelBehavior(),  # noqa: B008 - never mutated
+        api_key: str = "test-key",
+        *,
+        port: int = 0,
+    ) -> None:
+        self._behaviors: dict[str, ModelBehavior] = dict(behaviors or {})
+        self._default = default
+        self._api_key = api_key
+        self._port = port
+        self._faults_served: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeModelServer:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/api/v1/chat/completions", self._chat)
+        app.router.add_get("/api/v1/models", self._models)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}/api/v1"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- configuration and inspection --------------------------------------------------------
+
+    def set(self, model: str, behavior: ModelBehavior) -> None:
+        """Give ``model`` a new behaviour (and reset its fault counter)."""
+        self._behaviors[model] = behavior
+        self._faults_served.pop(model, None)
+
+    def calls(self, model: str) -> int:
+        """How many chat requests asked for ``model``."""
+        return sum(1 for r in self.requests if r.model == model)
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"Bearer {self._api_key}"
+
+    @staticmethod
+    def _error(status: int, message: str, retry_after: float | None = None) -> web.Response:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
+        return web.Response(
+            status=status,
+            body=_error_body(status, message),
+            content_type="application/json",
+            headers=headers,
+        )
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "No auth credentials found")
+        data = [
+            {
+                "id": slug,
+                "name": slug,
+                "context_length": 128_000,
+                "pricing": {
+                    "prompt": _usd_per_token(b.prompt_price_usd_per_mtok),
+                    "completion": _usd_per_token(b.completion_price_usd_per_mtok),
+                    "request": "0",
+                    "image": "0",
+                },
+            }
+            for slug, b in self._behaviors.items()
+        ]
+        return web.json_response({"data": data})
+
+    def _fault_for(self, model: str, behavior: ModelBehavior) -> str | None:
+        if behavior.fault is None:
+            return None
+        served = self._faults_served.get(model, 0)
+        if behavior.fault_times is not None and served >= behavior.fault_times:
+            return None
+        self._faults_served[model] = served + 1
+        return behavior.fault
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return self._error(401, "No auth credentials found")
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._error(400, "Request body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return self._error(400, "Missing 'model'")
+        model: str = body["model"]
+        stream = bool(body.get("stream"))
+        self.requests.append(RecordedRequest(model, body, dict(request.headers), stream))
+        behavior = self._behaviors.get(model, self._default)
+        if behavior is None:
+            return self._error(400, f"{model} is not a valid model ID")
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema" and not behavior.supports_json_schema:
+            return self._error(400, "Provider returned error: response_format is not supported")
+        fault = self._fault_for(model, behavior)
+        if fault is not None and fault.isdigit():
+            return self._error(int(fault), f"Fake fault {fault}", behavior.retry_after_s)
+        if fault == "timeout":
+            return await self._never_answer(request, stream)
+        if behavior.latency_s > 0:
+            await asyncio.sleep(behavior.latency_s)
+        text = behavior.text(body) if callable(behavior.text) else behavior.text
+        answer = _Answer.build(self, model, body, behavior, text, fault)
+        if stream:
+            return await answer.stream(request)
+        return answer.plain(request)
+
+    async def _never_answer(self, request: web.Request, stream: bool) -> web.StreamResponse:
+        """Hold the request open until the client gives up (or the server closes). A streamed
+        request gets its headers and a keep-alive comment, so only a whole-call deadline helps."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        if stream:
+            await response.prepare(request)
+            await response.write(_PROCESSING)
+        await self._closing.wait()
+        return response
+
+
+@dataclass
+class _Answer:
+    """One answer rendered in the OpenAI wire format, plain or as SSE."""
+
+    server: FakeModelServer
+    behavior: ModelBehavior
+    fault: str | None
+    id: str
+    served_by: str
+    content: str
+    reasoning: str | None
+    usage: dict[str, Any]
+
+    @classmethod
+    def build(
+        cls,
+        server: FakeModelServer,
+        model: str,
+        body: dict[str, Any],
+        behavior: ModelBehavior,
+        text: str,
+        fault: str | None,
+    ) -> _Answer:
+        prompt_chars = "".join(
+            m.get("content") or "" for m in body.get("messages", []) if isinstance(m, dict)
+        )
+        prompt_tokens = max(1, count_tokens(prompt_chars))
+        content, reasoning = text, None
+        if fault == "empty":
+            content = ""
+        elif fault == "reasoning_only":
+            content, reasoning = "", text
+        completion_tokens = count_tokens(text) if fault != "empty" else 0
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if behavior.report_cost:
+            cost = (
+                Decimal(prompt_tokens) * Decimal(str(behavior.prompt_price_usd_per_mtok))
+                + Decimal(completion_tokens) * Decimal(str(behavior.completion_price_usd_per_mtok))
+            ) / Decimal(1_000_000)
+            usage["cost"] = float(cost)
+        return cls(
+            server=server,
+            behavior=behavior,
+            fault=fault,
+            id=f"gen-fake-{next(server._ids)}",
+            served_by=behavior.served_by or model,
+            content=content,
+            reasoning=reasoning,
+            usage=usage,
+        )
+
+    def _envelope(self, obj: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": obj,
+            "created": int(time.time()),
+            "model": self.served_by,
+            "provider": "Fake",
+        }
+
+    def plain(self, request: web.Request) -> web.StreamResponse:
+        if self.fault == "non_json":
+            return web.Response(
+                status=200, text="<html><body>Bad gateway</body></html>", content_type="text/html"
+            )
+        if self.fault == "error_mid_stream":
+            return web.json_response(
+                {**self._envelope("chat.completion"), **_mid_stream_error(plain=True)}, status=200
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.reasoning is not None:
+            message["reasoning"] = self.reasoning
+        payload = {
+            **self._envelope("chat.completion"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+            ],
+            "usage": self.usage,
+        }
+        if self.fault == "disconnect":
+            return _TruncatedResponse(json.dumps(payload).encode())
+        return web.json_response(payload)
+
+    def _delta(self, field_name: str, piece: str, role: bool) -> bytes:
+        delta: dict[str, Any] = {field_name: piece}
+        if role:
+            delta["role"] = "assistant"
+        if field_name == "reasoning":
+            delta["content"] = ""
+        return _sse(
+            {
+                **self._envelope("chat.completion.chunk"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
+        )
+
+    def _pieces(self) -> list[bytes]:
+        """The content (or reasoning) deltas: one piece when fast, else ~20 chunks a second."""
+        field_name, text = "content", self.content
+        if self.reasoning is not None:
+            field_name, text = "reasoning", self.reasoning
+        speed = self.behavior.tokens_per_s
+        if speed is None or not text:
+            return [self._delta(field_name, text, role=True)]
+        size = max(1, round(speed / _CHUNKS_PER_S)) * _CHARS_PER_TOKEN
+        return [
+            self._delta(field_name, text[i : i + size], role=i == 0)
+            for i in range(0, len(text), size)
+        ]
+
+    def _tail(self) -> bytes:
+        last = {
+            **self._envelope("chat.completion.chunk"),
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+            "usage": self.usage,
+        }
+        return _sse(last) + b"data: [DONE]\n\n"
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        if self.fault == "non_json":
+            return web.Response(body=_PROCESSING + b"data: {this is not json\n\n", headers=headers)
+        pieces = self._pieces()
+        if self.fault == "error_mid_stream":
+            err = {**self._envelope("chat.completion.chunk"), **_mid_stream_error()}
+            return web.Response(body=_PROCESSING + pieces[0] + _sse(err), headers=headers)
+        if self.fault == "disconnect":
+            return _TruncatedResponse(_PROCESSING + pieces[0], headers=headers)
+        speed = self.behavior.tokens_per_s
+        if speed is None:
+            return web.Response(body=_PROCESSING + b"".join(pieces) + self._tail(), headers=headers)
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        await response.write(_PROCESSING)
+        interval = 1.0 / _CHUNKS_PER_S
+        for i, piece in enumerate(pieces):
+            if i:
+                await asyncio.sleep(interval)
+            await response.write(piece)
+        await response.write(self._tail())
+        await response.write_eof()
+        return response
+
+
+def _mid_stream_error(*, plain: bool = False) -> dict[str, Any]:
+    """What OpenRouter sends when the upstream provider fails after the answer started."""
+    key = "message" if plain else "delta"
+    part: dict[str, Any] = {"role": "assistant", "content": ""} if plain else {"content": ""}
+    return {
+        "error": {"code": 502, "message": "Provider disconnected unexpectedly"},
+        "choices": [{"index": 0, key: part, "finish_reason": "error"}],
+    }
+
+
+class _TruncatedResponse(web.StreamResponse):
+    """Sends the headers and the first part of a body, then drops the connection."""
+
+    def __init__(self, partial: bytes, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(headers=headers)
+        self._partial = partial
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        writer = await super().prepare(request)
+        await self.write(self._partial)
+        if request.transport is not None:
+            request.transport.close()
+        return writer
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
+async def _serve_forever(args: argparse.Namespace) -> None:
+    default = ModelBehavior(
+        text=lambda body: f"A fine answer from {body.get('model')}.",
+        latency_s=args.latency,
+        tokens_per_s=args.tokens_per_s,
+    )
+    async with FakeModelServer(default=default, api_key=args.api_key, port=args.port) as server:
+        print(f"fake model server at {server.base_url} (api key {args.api_key!r})", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake forever on loopback, answering every model slug."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--api-key", default="test-key")
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds before first byte")
+    parser.add_argument("--tokens-per-s", type=float, default=80.0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args))
+
+
+if __name__ == "__main__":
+    main()
