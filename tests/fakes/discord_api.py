@@ -1,0 +1,609 @@
+"""A loopback fake of Discord: the REST API under ``/api/v10`` and the gateway WebSocket.
+
+The real ``discord.py`` client talks to it unchanged (``adapters.discord.point_at`` redirects
+``Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY``). The gateway speaks Discord's protocol
+in plain JSON text frames: HELLO (op 10), IDENTIFY (op 2) → READY + GUILD_CREATE, heartbeats
+(op 1 → op 11), then whatever ``INTERACTION_CREATE`` / ``MESSAGE_CREATE`` dispatches a test
+sends. Every REST call is recorded (method, path, query, JSON body) so tests can assert on
+``allowed_mentions``, ephemeral ``flags``, which endpoint answered, and in which order. Tests
+script failures with ``fail(...)`` (403 Missing Permissions, 401 Invalid Webhook Token…).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from discord.utils import time_snowflake
+
+__all__ = ["FakeDiscord", "RestCall", "ScriptedFailure"]
+
+JSON = dict[str, Any]
+
+APP_ID = "900000000000000001"
+BOT_ID = "900000000000000001"
+GUILD_ID = "910000000000000001"
+CHANNEL_ID = "920000000000000001"
+USER_ID = "930000000000000001"
+OWNER_ID = "930000000000000002"
+
+ALL_PERMISSIONS = str((1 << 50) - 1)
+MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x10000 | 0x800000000 | 0x4000000000)
+MANAGE_GUILD = 0x20
+
+
+@dataclass(frozen=True)
+class RestCall:
+    method: str
+    path: str
+    """Path below ``/api/v10``, e.g. ``/channels/1/messages``."""
+    query: dict[str, str]
+    json: Any
+    status: int
+
+
+@dataclass
+class ScriptedFailure:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    code: int
+    message: str
+    times: int | None
+    """How many calls fail; ``None`` for all of them."""
+
+
+@dataclass
+class _State:
+    messages: dict[str, JSON] = field(default_factory=dict)
+    originals: dict[str, str] = field(default_factory=dict)
+    """interaction token → message id of its ``@original`` response."""
+    threads: dict[str, JSON] = field(default_factory=dict)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user_payload(user_id: str, name: str, *, bot: bool = False) -> JSON:
+    return {
+        "id": user_id,
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+    }
+
+
+class FakeDiscord:
+    """One fake Discord: an app/bot user, one guild with one text channel, REST + gateway."""
+
+    def __init__(self) -> None:
+        self.calls: list[RestCall] = []
+        self.identifies: list[JSON] = []
+        self.gateway_queries: list[dict[str, str]] = []
+        self.failures: list[ScriptedFailure] = []
+        self.expired_tokens: set[str] = set()
+        self.state = _State()
+        self._ids = itertools.count(1)
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._seq = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self.ready = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.bot_user = user_payload(BOT_ID, "Fusion", bot=True)
+        self.user = user_payload(USER_ID, "alice")
+        self.owner = user_payload(OWNER_ID, "owner")
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def snowflake(self, at: datetime | None = None) -> str:
+        """A fresh, unique snowflake whose timestamp is ``at`` (now by default)."""
+        return str(time_snowflake(at or datetime.now(UTC)) + next(self._ids))
+
+    # scripting -----------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int = 403,
+        code: int = 50013,
+        message: str = "Missing Permissions",
+        times: int | None = None,
+    ) -> None:
+        """Make matching REST calls fail with Discord's error body."""
+        self.failures.append(
+            ScriptedFailure(method, re.compile(path_regex), status, code, message, times)
+        )
+
+    def expire_token(self, token: str) -> None:
+        """Webhook calls with this interaction token get 401 Invalid Webhook Token (50027)."""
+        self.expired_tokens.add(token)
+
+    def calls_to(self, method: str, path_regex: str) -> list[RestCall]:
+        pattern = re.compile(path_regex)
+        return [c for c in self.calls if c.method == method and pattern.fullmatch(c.path)]
+
+    async def wait_for_call(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        count: int = 1,
+        where: Callable[[RestCall], bool] | None = None,
+        within: float = 20.0,
+    ) -> list[RestCall]:
+        """Wait until ``count`` matching calls were made (a hang becomes a clear failure)."""
+
+        def matching() -> list[RestCall]:
+            found = self.calls_to(method, path_regex)
+            return [c for c in found if where is None or where(c)]
+
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: len(matching()) >= count)
+        return matching()
+
+    # gateway -------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: JSON) -> None:
+        """Send a DISPATCH (op 0) to every identified gateway connection."""
+        await asyncio.wait_for(self.ready.wait(), 20)
+        for ws in list(self._sockets):
+            await ws.send_str(json.dumps({"op": 0, "s": next(self._seq), "t": event, "d": data}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.gateway_queries.append(dict(request.query))
+        await ws.send_str(
+            json.dumps({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": 41250}})
+        )
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(msg.data)
+                if payload["op"] == 1:
+                    await ws.send_str(json.dumps({"op": 11, "s": None, "t": None, "d": None}))
+                elif payload["op"] in (2, 6):
+                    self.identifies.append(payload["d"])
+                    await self._send_ready(ws)
+        finally:
+            self._sockets.discard(ws)
+            if not self._sockets:
+                self.ready.clear()
+        return ws
+
+    async def _send_ready(self, ws: web.WebSocketResponse) -> None:
+        ready = {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": GUILD_ID, "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": APP_ID, "flags": 0},
+            "private_channels": [],
+        }
+        await ws.send_str(json.dumps({"op": 0, "s": next(self._seq), "t": "READY", "d": ready}))
+        await ws.send_str(
+            json.dumps({"op": 0, "s": next(self._seq), "t": "GUILD_CREATE", "d": self.guild()})
+        )
+        self._sockets.add(ws)
+        self.ready.set()
+
+    def guild(self) -> JSON:
+        return {
+            "id": GUILD_ID,
+            "name": "Test guild",
+            "icon": None,
+            "owner_id": OWNER_ID,
+            "unavailable": False,
+            "member_count": 3,
+            "large": False,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": [
+                {
+                    "id": GUILD_ID,
+                    "name": "@everyone",
+                    "permissions": MEMBER_PERMISSIONS,
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                },
+            ],
+            "channels": [
+                {
+                    "id": CHANNEL_ID,
+                    "type": 0,
+                    "name": "general",
+                    "position": 0,
+                    "guild_id": GUILD_ID,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                },
+            ],
+            "members": [self.member(self.bot_user)],
+            "threads": list(self.state.threads.values()),
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+        }
+
+    def member(self, user: JSON, *, permissions: str | None = None) -> JSON:
+        data: JSON = {
+            "user": user,
+            "roles": [],
+            "joined_at": _now_iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+        }
+        if permissions is not None:
+            data["permissions"] = permissions
+        return data
+
+    # event builders ------------------------------------------------------------------------
+
+    def slash_command(
+        self,
+        name: str,
+        options: list[JSON],
+        *,
+        at: datetime | None = None,
+        dm: bool = False,
+        manage_guild: bool = False,
+        subcommand: str | None = None,
+        autocomplete: bool = False,
+    ) -> JSON:
+        """An ``INTERACTION_CREATE`` for an application command (or its autocomplete)."""
+        if subcommand is not None:
+            options = [{"name": subcommand, "type": 1, "options": options}]
+        data: JSON = {
+            "id": self.snowflake(at),
+            "application_id": APP_ID,
+            "type": 4 if autocomplete else 2,
+            "data": {"id": "1", "name": name, "type": 1, "options": options},
+            "channel_id": CHANNEL_ID,
+            "token": f"tok-{next(self._ids)}",
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": ALL_PERMISSIONS,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": GUILD_ID},
+            "attachment_size_limit": 8_388_608,
+            "context": 1 if dm else 0,
+        }
+        if dm:
+            data["channel"] = {"id": "940000000000000001", "type": 1, "recipients": [self.user]}
+            data["channel_id"] = data["channel"]["id"]
+            data["user"] = self.user
+        else:
+            perms = str(int(MEMBER_PERMISSIONS) | (MANAGE_GUILD if manage_guild else 0))
+            data["guild_id"] = GUILD_ID
+            data["guild_locale"] = "en-US"
+            data["channel"] = {
+                "id": CHANNEL_ID,
+                "type": 0,
+                "name": "general",
+                "guild_id": GUILD_ID,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+            }
+            data["member"] = self.member(self.user, permissions=perms)
+        return data
+
+    def button_click(self, custom_id: str, message_id: str) -> JSON:
+        """An ``INTERACTION_CREATE`` for a click on a button of a message we stored."""
+        data = self.slash_command("unused", [])
+        data["type"] = 3
+        data["data"] = {"custom_id": custom_id, "component_type": 2}
+        data["message"] = self.state.messages[message_id]
+        return data
+
+    def mention(self, text: str, *, channel_id: str = CHANNEL_ID) -> JSON:
+        """A ``MESSAGE_CREATE`` in which the user @-mentions the bot."""
+        return {
+            "id": self.snowflake(),
+            "channel_id": channel_id,
+            "guild_id": GUILD_ID,
+            "author": self.user,
+            "member": {k: v for k, v in self.member(self.user).items() if k != "user"},
+            "content": f"<@{BOT_ID}> {text}",
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [self.bot_user],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+        }
+
+    # REST ----------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            body = json.loads(raw) if raw else None
+        status, payload = self._handle(request.method, path, dict(request.query), body)
+        call = RestCall(request.method, path, dict(request.query), body, status)
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+        if payload is None:
+            return web.Response(status=204)
+        return web.json_response(payload, status=status)
+
+    def _scripted(self, method: str, path: str) -> ScriptedFailure | None:
+        for failure in self.failures:
+            if failure.method == method and failure.pattern.fullmatch(path):
+                if failure.times is not None:
+                    if failure.times <= 0:
+                        continue
+                    failure.times -= 1
+                return failure
+        return None
+
+    def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        failure = self._scripted(method, path)
+        if failure is not None:
+            return failure.status, {"message": failure.message, "code": failure.code}
+        webhook = re.fullmatch(r"/webhooks/(\d+)/([^/]+)(/messages/([^/]+))?", path)
+        if webhook and webhook.group(2) in self.expired_tokens:
+            return 401, {"message": "Invalid Webhook Token", "code": 50027}
+        for pattern, handler in self._routes():
+            match = re.fullmatch(pattern[1], path)
+            if match and method == pattern[0]:
+                return handler(body, query, *match.groups())
+        return 404, {"message": "404: Not Found", "code": 0}
+
+    def _routes(self) -> list[tuple[tuple[str, str], Callable[..., tuple[int, Any]]]]:
+        return [
+            (("GET", r"/users/@me"), lambda *_: (200, self.bot_user)),
+            (("GET", r"/gateway(/bot)?"), lambda *_: (200, self._gateway_info())),
+            (("GET", r"/oauth2/applications/@me"), lambda *_: (200, self._app_info())),
+            (("PUT", r"/applications/(\d+)/commands"), self._sync_commands),
+            (("PUT", r"/applications/(\d+)/guilds/(\d+)/commands"), self._sync_commands),
+            (("POST", r"/interactions/(\d+)/([^/]+)/callback"), self._callback),
+            (("POST", r"/webhooks/(\d+)/([^/]+)"), self._followup),
+            (("PATCH", r"/webhooks/(\d+)/([^/]+)/messages/([^/]+)"), self._edit_webhook_message),
+            (("GET", r"/webhooks/(\d+)/([^/]+)/messages/([^/]+)"), self._get_webhook_message),
+            (("DELETE", r"/webhooks/(\d+)/([^/]+)/messages/([^/]+)"), self._delete_webhook_message),
+            (("POST", r"/channels/(\d+)/messages"), self._create_message),
+            (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._edit_message),
+            (("GET", r"/channels/(\d+)/messages/(\d+)"), self._get_message),
+            (("POST", r"/channels/(\d+)/messages/(\d+)/threads"), self._start_thread),
+            (("POST", r"/users/@me/channels"), self._open_dm),
+        ]
+
+    def _gateway_info(self) -> JSON:
+        return {
+            "url": self.gateway_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
+        }
+
+    def _app_info(self) -> JSON:
+        return {
+            "id": APP_ID,
+            "name": "Fusion",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.owner,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "team": None,
+        }
+
+    def _sync_commands(self, body: Any, _query: dict[str, str], *ids: str) -> tuple[int, Any]:
+        out = []
+        for cmd in body or []:
+            out.append({**cmd, "id": self.snowflake(), "application_id": ids[0], "version": "1"})
+        return 200, out
+
+    def _message(self, channel_id: str, body: JSON, **extra: Any) -> JSON:
+        message_id = self.snowflake()
+        message: JSON = {
+            "id": message_id,
+            "channel_id": channel_id,
+            "author": self.bot_user,
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "type": 0,
+            "flags": body.get("flags") or 0,
+            **extra,
+        }
+        self.state.messages[message_id] = message
+        return message
+
+    def _update(self, message_id: str, body: JSON) -> tuple[int, Any]:
+        message = self.state.messages.get(message_id)
+        if message is None:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else message[key]
+        message["edited_timestamp"] = _now_iso()
+        return 200, message
+
+    def _callback(
+        self, body: Any, _q: dict[str, str], interaction_id: str, token: str
+    ) -> tuple[int, Any]:
+        kind = body["type"]
+        result: JSON = {"interaction": {"id": interaction_id, "type": 2}}
+        if kind in (4, 5):
+            message = self._message(
+                CHANNEL_ID,
+                body.get("data") or {},
+                type=20,
+                webhook_id=APP_ID,
+                application_id=APP_ID,
+            )
+            if kind == 5:
+                message["flags"] = (body.get("data") or {}).get("flags", 0) | 128
+            self.state.originals[token] = message["id"]
+            result["interaction"]["response_message_id"] = message["id"]
+            result["interaction"]["response_message_loading"] = kind == 5
+            result["resource"] = {"type": kind, "message": message}
+        return 200, result
+
+    def _followup(
+        self, body: Any, query: dict[str, str], app_id: str, token: str
+    ) -> tuple[int, Any]:
+        if token not in self.state.originals:
+            return 404, {"message": "Unknown Webhook", "code": 10015}
+        message = self._message(CHANNEL_ID, body or {}, webhook_id=app_id, application_id=app_id)
+        return 200, message
+
+    def _resolve(self, token: str, message_id: str) -> str | None:
+        return self.state.originals.get(token) if message_id == "@original" else message_id
+
+    def _edit_webhook_message(
+        self, body: Any, _q: dict[str, str], _app: str, token: str, message_id: str
+    ) -> tuple[int, Any]:
+        resolved = self._resolve(token, message_id)
+        if resolved is None:
+            return 404, {"message": "Unknown Webhook", "code": 10015}
+        if message_id == "@original":
+            message = self.state.messages[resolved]
+            message["flags"] = message.get("flags", 0) & ~128
+        return self._update(resolved, body or {})
+
+    def _get_webhook_message(
+        self, _b: Any, _q: dict[str, str], _app: str, token: str, message_id: str
+    ) -> tuple[int, Any]:
+        resolved = self._resolve(token, message_id)
+        if resolved is None or resolved not in self.state.messages:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 200, self.state.messages[resolved]
+
+    def _delete_webhook_message(
+        self, _b: Any, _q: dict[str, str], _app: str, token: str, message_id: str
+    ) -> tuple[int, Any]:
+        resolved = self._resolve(token, message_id)
+        if resolved is None or self.state.messages.pop(resolved, None) is None:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 204, None
+
+    def _create_message(self, body: Any, _q: dict[str, str], channel_id: str) -> tuple[int, Any]:
+        return 200, self._message(channel_id, body or {})
+
+    def _edit_message(
+        self, body: Any, _q: dict[str, str], _channel: str, message_id: str
+    ) -> tuple[int, Any]:
+        return self._update(message_id, body or {})
+
+    def _get_message(
+        self, _b: Any, _q: dict[str, str], _channel: str, message_id: str
+    ) -> tuple[int, Any]:
+        if message_id not in self.state.messages:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 200, self.state.messages[message_id]
+
+    def _start_thread(
+        self, body: Any, _q: dict[str, str], channel_id: str, message_id: str
+    ) -> tuple[int, Any]:
+        if message_id in self.state.threads:
+            return 400, {
+                "message": "A thread has already been created for this message",
+                "code": 160004,
+            }
+        thread = {
+            "id": message_id,
+            "guild_id": GUILD_ID,
+            "parent_id": channel_id,
+            "owner_id": BOT_ID,
+            "type": 11,
+            "name": (body or {}).get("name", "thread"),
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": _now_iso(),
+                "locked": False,
+            },
+        }
+        self.state.threads[message_id] = thread
+        return 201, thread
+
+    def _open_dm(self, body: Any, _q: dict[str, str]) -> tuple[int, Any]:
+        recipient = str((body or {}).get("recipient_id"))
+        return 200, {"id": f"95{recipient[2:]}", "type": 1, "recipients": [self.user]}
+
+    # helpers for assertions ----------------------------------------------------------------
+
+    def original(self, token: str) -> JSON:
+        return self.state.messages[self.state.originals[token]]
+
+    def messages_in(self, channel_id: str) -> list[JSON]:
+        return [m for m in self.state.messages.values() if m["channel_id"] == channel_id]
