@@ -1,0 +1,51 @@
+"""Turn "Redis is unreachable" into the one error users see: ``UnavailableError``.
+
+Why a guard and not a retry: the ack path must answer in under three seconds, so when Redis is
+down the honest move is to refuse at once, charge nothing, and let the next request find Redis
+back. Only connection-level failures are translated; a script error is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from fusion_engine.errors import UnavailableError
+
+__all__ = ["UNAVAILABLE_MESSAGE", "connect_redis", "redis_unavailable"]
+
+UNAVAILABLE_MESSAGE = (
+    "Fusion is temporarily unavailable; nothing was charged. Try again in a minute."
+)
+
+_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError)
+
+
+@contextmanager
+def redis_unavailable() -> Iterator[None]:
+    """Re-raise Redis connection failures as ``UnavailableError`` (the cause is kept)."""
+    try:
+        yield
+    except _DOWN as exc:
+        raise UnavailableError(UNAVAILABLE_MESSAGE) from exc
+
+
+def connect_redis(url: str, *, max_connections: int = 64, timeout_s: float = 2.0) -> aioredis.Redis:
+    """A client whose pool waits for a free connection instead of failing under bursts.
+
+    Short socket timeouts make a dead server fail fast (the ack path has 3 s in all); health
+    checks drop connections that died while the server restarted, so recovery needs nothing.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s * 5,
+        health_check_interval=15,
+        retry_on_timeout=False,
+    )
+    return aioredis.Redis.from_pool(pool)
