@@ -40,8 +40,12 @@ def intents() -> discord.Intents:
 class FusionBot(discord.Client):
     """The Discord gateway bot. ``store`` is read by the persistent buttons."""
 
-    def __init__(self, intake: Intake, *, sync_commands: bool = True) -> None:
-        super().__init__(intents=intents(), allowed_mentions=_NONE)
+    def __init__(
+        self, intake: Intake, *, sync_commands: bool = True, guild_ready_timeout: float = 2.0
+    ) -> None:
+        super().__init__(
+            intents=intents(), allowed_mentions=_NONE, guild_ready_timeout=guild_ready_timeout
+        )
         self.intake = intake
         self.store: DiscordStore = intake.store
         self.tree = app_commands.CommandTree(self)

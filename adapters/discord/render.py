@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.discord._text import footer_lines, split_text, summary_lines
+from adapters.common import Section, footer, split_text, summary_sections
 from adapters.discord.rest import Payload
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError
@@ -100,16 +100,28 @@ def _embeds(
 ) -> list[Payload]:
     color = _COLOR_DEGRADED if result.degraded else _COLOR_OK
     embeds: list[Payload] = []
-    summary = "\n".join(summary_lines(result))
+    summary = "\n".join(_section_lines(summary_sections(result)))
     for i, part in enumerate(split_text(summary, EMBED_DESCRIPTION_LIMIT) if summary else []):
         embed: Payload = {"description": part, "color": color}
         if i == 0:
             embed["title"] = "How the models compared"
         embeds.append(embed)
-    footer = "\n".join([*footer_lines(result, budget), *notes])
-    for part in split_text(footer, EMBED_DESCRIPTION_LIMIT):
+    info = footer(result, budget)
+    lines = [*info.parts(), *(f"Degraded: {reason}" for reason in info.degraded_reasons), *notes]
+    for part in split_text("\n".join(lines), EMBED_DESCRIPTION_LIMIT):
         embeds.append({"description": part, "color": color})
     return embeds
+
+
+def _section_lines(sections: list[Section]) -> list[str]:
+    lines: list[str] = []
+    for section in sections:
+        lines.append(f"**{section.title}**")
+        for item in section.items:
+            who = f"{item.model}: " if item.model else ""
+            lines.append(f"• {who}{item.text}")
+            lines.extend(f"  ◦ {stance.model}: {stance.position}" for stance in item.stances)
+    return lines
 
 
 def _pack_embeds(embeds: list[Payload]) -> list[list[Payload]]:

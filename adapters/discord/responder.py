@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import discord
 from discord.utils import snowflake_time
 
-from adapters.discord._text import ProgressText
+from adapters.common import Coalescer, ProgressView
 from adapters.discord.render import (
     answer_payloads,
     error_payload,
@@ -65,33 +65,37 @@ class DiscordResponder:
         self._interval = min_edit_interval_s
         self._clock = clock
         self._now = now
-        self._progress: dict[str, ProgressText] = {}
-        self._last_edit: dict[str, float] = {}
+        self._live: dict[str, tuple[ProgressView, Coalescer[str]]] = {}
         self._dead_tokens: set[str] = set()
 
     # Responder protocol ---------------------------------------------------------------------
 
     async def on_event(self, job: FusionJob, event: FusionEvent) -> None:
-        view = self._progress.setdefault(job.key, ProgressText())
-        view.apply(event)
-        if isinstance(event, Done):
-            return
-        now = self._clock()
-        if now - self._last_edit.get(job.key, float("-inf")) < self._interval:
-            return
-        self._last_edit[job.key] = now
+        live = self._live.get(job.key)
+        if live is None:
+
+            async def show(text: str) -> None:
+                await self._show_progress(job, text)
+
+            live = ProgressView(), Coalescer(show, interval_s=self._interval, clock=self._clock)
+            self._live[job.key] = live
+        view, coalescer = live
+        if view.apply(event) and not isinstance(event, Done):
+            await coalescer.submit("\n".join(view.lines()))
+
+    async def _show_progress(self, job: FusionJob, text: str) -> None:
         posted = await self._store.posted(job.key)
         if posted.done:
             return
         try:
-            await self._put_main(job, progress_payload(view.render()), posted, create=False)
+            await self._put_main(job, progress_payload(text), posted, create=False)
         except discord.HTTPException as exc:
-            _log.warning("progress edit for job %s failed: %s", job.key, exc.status)
+            _log.warning("progress edit for job %s failed: HTTP %s", job.key, exc.status)
 
     async def on_result(
         self, job: FusionJob, result: FusionResult, budget: BudgetStatus | None
     ) -> None:
-        self._forget(job)
+        await self._forget(job)
         await self._store.save_result(job.key, result)
         posted = await self._store.posted(job.key)
         payloads = answer_payloads(result, budget, job.key)
@@ -110,16 +114,20 @@ class DiscordResponder:
         await self._save(job, posted.model_copy(update={"done": True}))
 
     async def on_error(self, job: FusionJob, error: FusionError) -> None:
-        self._forget(job)
+        await self._forget(job)
         posted = await self._store.posted(job.key)
         posted = await self._put_main(job, error_payload(error), posted, create=True)
         await self._save(job, posted.model_copy(update={"done": True}))
 
     # the main message ------------------------------------------------------------------------
 
-    def _forget(self, job: FusionJob) -> None:
-        self._progress.pop(job.key, None)
-        self._last_edit.pop(job.key, None)
+    async def _forget(self, job: FusionJob) -> None:
+        """Stop progress edits for ``job`` and wait out one in flight, so the final message is
+        never overwritten by a late progress edit."""
+        live = self._live.pop(job.key, None)
+        if live is not None:
+            await live[1].aclose()
+            await live[1].flush()
 
     def webhook(self, job: FusionJob) -> tuple[str, str] | None:
         """``(application id, token)`` while the interaction token is usable: present, not
