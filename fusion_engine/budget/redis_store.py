@@ -194,6 +194,6 @@ class RedisBudgetStore:
 
     async def tenants(self) -> list[BudgetStatus]:
         with redis_unavailable():
-            members = await self._redis.smembers(TENANTS)  # type: ignore[misc]
+            members = await self._redis.smembers(TENANTS)
         names = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
         return [await self.status(name) for name in names]
