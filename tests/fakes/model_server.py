@@ -89,6 +89,8 @@ class ModelBehavior:
     """The ``model`` field in responses (default: the requested slug)."""
     supports_json_schema: bool = True
     """When false, a request with a ``json_schema`` ``response_format`` gets HTTP 400."""
+    streams: bool = True
+    """When false, answer with one JSON body even when asked to stream (some endpoints do)."""
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -243,6 +245,7 @@ class FakeModelServer:
         behavior = self._behaviors.get(model, self._default)
         if behavior is None:
             return self._error(400, f"{model} is not a valid model ID")
+        stream = stream and behavior.streams
         response_format = body.get("response_format") or {}
         if response_format.get("type") == "json_schema" and not behavior.supports_json_schema:
             return self._error(400, "Provider returned error: response_format is not supported")

@@ -1,0 +1,337 @@
+"""``OpenAICompatClient``: the ``ModelClient`` for OpenRouter and any OpenAI-compatible endpoint.
+
+Every call is streamed (``stream: true`` with ``stream_options.include_usage``), whether or not
+the caller wants the text as it arrives: a stream shows progress to the endpoint's proxies, lets
+the whole-call deadline cut a slow answer cleanly, and carries the usage in its last chunk. An
+endpoint that ignores ``stream`` and answers with one JSON body is handled too.
+
+How the wire maps onto the domain:
+
+- SSE framing is parsed by ``httpx-sse``: comment lines (``: OPENROUTER PROCESSING``) are
+  skipped, ``data: [DONE]`` ends the stream.
+- A chunk with an ``error`` object under HTTP 200 (OpenRouter's mid-stream failure), or
+  ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502 when the code
+  is not an HTTP status).
+- ``usage.cost`` (USD) becomes ``cost_micros`` with source ``"reported"``; without it the cost is
+  0 with source ``"unknown"`` and the caller prices it (``pricing.price_usage``).
+- The ``model`` field becomes ``Completion.served_by``.
+- Reasoning models sometimes put the whole answer in ``reasoning`` and leave ``content`` empty
+  (typically when ``max_tokens`` runs out mid-thought). Then the reasoning is used as the answer
+  rather than failing the call: a visible, judged answer beats a missing panel member.
+  ``on_text`` gets content deltas as they arrive; reasoning is fed to it (in one piece, at the
+  end) only when no content ever arrived, so a caller never sees a model's thinking mixed into
+  its answer.
+- Failures map onto ``fusion_engine.errors``: non-2xx → ``ModelHTTPError`` (with
+  ``Retry-After``), connect errors and resets → ``ModelConnectionError``, the deadline →
+  ``ModelTimeout``, an empty or unparseable answer → ``ModelOutputError``. No message ever
+  contains the API key or the request headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+from pydantic import ValidationError
+
+from fusion_engine.errors import (
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelOutputError,
+    ModelTimeout,
+)
+from fusion_engine.llm._wire import (
+    WireChunk,
+    WireCompletion,
+    WireError,
+    WireErrorBody,
+    WireUsage,
+)
+from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
+from fusion_engine.money import usd_to_micros
+
+__all__ = ["OpenAICompatClient"]
+
+_MAX_MESSAGE_CHARS = 300
+_UPSTREAM_ERROR_STATUS = 502
+_SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class OpenAICompatClient:
+    """One chat call to an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    ``http`` is the process's shared client (``fusion_engine.http.new_http_client``); this class
+    never opens or closes it. ``app_name``/``app_url`` are sent as OpenRouter's app attribution
+    headers (``X-Title``/``HTTP-Referer``); other endpoints ignore them.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        app_name: str = "Fusion",
+        app_url: str | None = None,
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._api_key = api_key
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "text/event-stream",
+            "X-Title": app_name,
+        }
+        if app_url:
+            headers["HTTP-Referer"] = app_url
+        self._headers = headers
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatClient(url={self._url!r})"
+
+    async def complete(self, request: ChatRequest, on_text: TextSink | None = None) -> Completion:
+        """Run ``request`` within ``request.timeout_s`` (the whole call, streaming included)."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                answer = await self._call(request, on_text)
+        except TimeoutError:
+            raise ModelTimeout(
+                request.model, f"no complete answer within {request.timeout_s:g} s"
+            ) from None
+        return answer.completion(request.model, latency_s=time.monotonic() - started)
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [m.model_dump() for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.json_schema is not None:
+            title = str(request.json_schema.get("title") or "answer")
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": _SCHEMA_NAME.sub("_", title)[:64] or "answer",
+                    "strict": True,
+                    "schema": request.json_schema,
+                },
+            }
+        return body
+
+    async def _call(self, request: ChatRequest, on_text: TextSink | None) -> _Answer:
+        model = request.model
+        try:
+            async with self._http.stream(
+                "POST", self._url, json=self._body(request), headers=self._headers
+            ) as response:
+                if response.status_code >= 400:
+                    raise self._http_error(model, response, await response.aread())
+                content_type = response.headers.get("content-type", "")
+                if "text/event-stream" in content_type:
+                    return await self._read_stream(model, response, on_text)
+                answer = self._read_plain(model, await response.aread())
+                if on_text is not None:
+                    await on_text(answer.text)
+                return answer
+        except httpx.TimeoutException as exc:
+            raise ModelTimeout(model, f"{type(exc).__name__} talking to the endpoint") from None
+        except httpx.TransportError as exc:
+            raise ModelConnectionError(model, self._scrub(_describe(exc))) from None
+        except httpx.DecodingError as exc:
+            raise ModelOutputError(model, f"undecodable response: {type(exc).__name__}") from None
+
+    async def _read_stream(
+        self, model: str, response: httpx.Response, on_text: TextSink | None
+    ) -> _Answer:
+        answer = _Answer(served_by=model)
+        async for event in EventSource(response).aiter_sse():
+            if event.data == "[DONE]":
+                answer.done = True
+                break
+            if not event.data.strip():
+                continue
+            try:
+                chunk = WireChunk.model_validate_json(event.data)
+            except ValidationError:
+                raise ModelOutputError(model, "unparseable stream chunk") from None
+            if chunk.error is not None:
+                raise self._wire_error(model, chunk.error)
+            delta = answer.add_chunk(chunk)
+            if delta and on_text is not None:
+                await on_text(delta)
+            if answer.finish_reason == "error":
+                raise ModelHTTPError(model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error")
+        if not (answer.done or answer.finish_reason):
+            raise ModelConnectionError(model, "the stream ended before the answer was complete")
+        answer.check(model)
+        if not answer.content and on_text is not None:
+            await on_text(answer.text)
+        return answer
+
+    def _read_plain(self, model: str, raw: bytes) -> _Answer:
+        try:
+            body = WireCompletion.model_validate_json(raw)
+        except ValidationError:
+            raise ModelOutputError(model, "the response body is not a chat completion") from None
+        if body.error is not None:
+            raise self._wire_error(model, body.error)
+        if not body.choices:
+            raise ModelOutputError(model, "the response has no choices")
+        choice = body.choices[0]
+        message = choice.message
+        answer = _Answer(
+            served_by=body.model or model,
+            content=message.content or "",
+            reasoning=message.reasoning or message.reasoning_content or "",
+            finish_reason=choice.finish_reason,
+            usage=body.usage,
+            done=True,
+        )
+        if answer.finish_reason == "error":
+            raise ModelHTTPError(model, _UPSTREAM_ERROR_STATUS, "the answer ended in an error")
+        answer.check(model)
+        return answer
+
+    def _http_error(self, model: str, response: httpx.Response, raw: bytes) -> ModelHTTPError:
+        status = response.status_code
+        message = response.reason_phrase or "error"
+        try:
+            message = _error_message(WireErrorBody.model_validate_json(raw).error) or message
+        except ValidationError:
+            text = raw.decode("utf-8", "replace").strip()
+            if text and not text.lstrip().startswith("<"):
+                message = text
+        return ModelHTTPError(
+            model,
+            status,
+            self._scrub(message),
+            retry_after=_retry_after(response.headers),
+        )
+
+    def _wire_error(self, model: str, error: WireError) -> ModelHTTPError:
+        code = error.code
+        status = code if isinstance(code, int) and 400 <= code <= 599 else _UPSTREAM_ERROR_STATUS
+        return ModelHTTPError(model, status, self._scrub(_error_message(error) or "stream error"))
+
+    def _scrub(self, message: str) -> str:
+        """Keep messages short and free of the key, whatever an endpoint chose to echo back."""
+        if self._api_key:
+            message = message.replace(self._api_key, "***")
+        return message[:_MAX_MESSAGE_CHARS]
+
+
+@dataclass
+class _Answer:
+    """What has been read of one answer so far."""
+
+    served_by: str
+    content: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    usage: WireUsage | None = None
+    done: bool = False
+    _parts: list[str] = field(default_factory=list)
+    _thoughts: list[str] = field(default_factory=list)
+
+    def add_chunk(self, chunk: WireChunk) -> str:
+        """Fold one chunk in; return its content delta (possibly empty)."""
+        if chunk.model and not self._parts and not self._thoughts:
+            self.served_by = chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        delta = ""
+        for choice in chunk.choices[:1]:
+            if choice.delta.content:
+                delta = choice.delta.content
+                self._parts.append(delta)
+            thought = choice.delta.reasoning or choice.delta.reasoning_content
+            if thought:
+                self._thoughts.append(thought)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        return delta
+
+    def check(self, model: str) -> None:
+        """Join the parts and refuse an empty answer."""
+        if self._parts:
+            self.content = "".join(self._parts)
+        if self._thoughts:
+            self.reasoning = "".join(self._thoughts)
+        if not self.text.strip():
+            hint = " (max_tokens reached)" if self.finish_reason == "length" else ""
+            raise ModelOutputError(model, f"empty answer{hint}")
+
+    @property
+    def text(self) -> str:
+        return self.content if self.content.strip() else self.reasoning
+
+    def completion(self, model: str, *, latency_s: float) -> Completion:
+        return Completion(
+            model=model,
+            served_by=self.served_by,
+            text=self.text,
+            usage=_usage(self.usage),
+            finish_reason=self.finish_reason,
+            latency_s=latency_s,
+        )
+
+
+def _usage(wire: WireUsage | None) -> Usage:
+    if wire is None:
+        return Usage()
+    usage = Usage(prompt_tokens=wire.prompt_tokens, completion_tokens=wire.completion_tokens)
+    if wire.cost is None:
+        return usage
+    try:
+        micros = usd_to_micros(wire.cost)
+    except ValueError:  # negative or non-finite: better unknown (and priced) than wrong
+        return usage
+    return usage.model_copy(update={"cost_micros": micros, "cost_source": "reported"})
+
+
+def _error_message(error: WireError) -> str:
+    message = error.message.strip()
+    metadata = error.metadata or {}
+    provider = metadata.get("provider_name")
+    if isinstance(provider, str) and provider:
+        message = f"{message} (provider {provider})"
+    raw = metadata.get("raw")
+    if isinstance(raw, str) and raw.strip() and raw.strip() not in message:
+        message = f"{message}: {raw.strip()}"
+    return message
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` as seconds: either a number or an HTTP date."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _describe(exc: Exception) -> str:
+    detail = str(exc) or "connection failed"
+    return f"{type(exc).__name__}: {detail}"
