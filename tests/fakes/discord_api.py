@@ -384,7 +384,12 @@ class FakeDiscord:
             self._changed.notify_all()
         if payload is None:
             return web.Response(status=204)
-        return web.json_response(payload, status=status)
+        # Exactly "application/json" (no charset): discord.py parses only that as JSON.
+        return web.Response(
+            body=json.dumps(payload).encode(),
+            status=status,
+            headers={"Content-Type": "application/json"},
+        )
 
     def _scripted(self, method: str, path: str) -> ScriptedFailure | None:
         for failure in self.failures:
