@@ -147,6 +147,8 @@ class FakeModelServer:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.requests: list[RecordedRequest] = []
+        self.models_calls = 0
+        """How many times ``GET /models`` was asked (authorized or not)."""
         self.base_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -203,6 +205,7 @@ class FakeModelServer:
         )
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.models_calls += 1
         if not self._authorized(request):
             return self._error(401, "No auth credentials found")
         data = [

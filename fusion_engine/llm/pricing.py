@@ -1,0 +1,154 @@
+"""Model prices from the endpoint's ``GET /models``, cached, and pricing a call's usage with them.
+
+OpenRouter lists each model's price as decimal strings of USD per token (``"0.000003"``). They
+are parsed with ``Decimal`` into integer micro-dollars per million tokens (``3_000_000``), so no
+float ever touches money. A negative price (``"-1"``, used by variable-price routers) or a
+missing one means the price is unknown, and the model is reported as unknown (``None``).
+
+The list is fetched once and kept for ``ttl_s``; concurrent callers share a single in-flight
+fetch. When a refresh fails the stale list is kept (prices change rarely; an answer should not
+fail because the price list blinked) and the next attempt waits ``retry_s``. Only when there has
+never been a list does a failure surface, as ``UnavailableError``: a price source that cannot say
+anything must not pretend every model is unknown (which would quote everything at zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+import httpx
+from pydantic import ValidationError
+
+from fusion_engine.errors import UnavailableError
+from fusion_engine.llm._wire import WireModel, WireModelList
+from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
+from fusion_engine.money import MICROS_PER_USD, cost_micros
+
+__all__ = ["ModelsPriceSource", "parse_price_per_token", "price_usage"]
+
+log = logging.getLogger(__name__)
+
+_TOKENS_PER_PRICE_UNIT = 1_000_000
+
+
+def parse_price_per_token(value: str | None) -> int | None:
+    """``"0.000003"`` USD per token → ``3_000_000`` micro-dollars per million tokens (rounded
+    up). ``None`` for a missing, unparseable, negative or non-finite price."""
+    if value is None:
+        return None
+    try:
+        usd = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    if not usd.is_finite() or usd < 0:
+        return None
+    micros = usd * MICROS_PER_USD * _TOKENS_PER_PRICE_UNIT
+    return int(micros.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _model_price(model: WireModel) -> ModelPrice | None:
+    if model.pricing is None:
+        return None
+    prompt = parse_price_per_token(model.pricing.prompt)
+    completion = parse_price_per_token(model.pricing.completion)
+    if prompt is None or completion is None:
+        return None
+    return ModelPrice(
+        prompt_per_mtok=prompt,
+        completion_per_mtok=completion,
+        context_length=model.context_length,
+    )
+
+
+class ModelsPriceSource:
+    """A ``PriceSource`` backed by ``{base_url}/models``.
+
+    ``http`` is the process's shared client; this class never closes it. ``clock`` is injectable
+    so tests can expire the cache without sleeping.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        ttl_s: float = 3600.0,
+        retry_s: float = 30.0,
+        fetch_timeout_s: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/models"
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._ttl_s = ttl_s
+        self._retry_s = retry_s
+        self._fetch_timeout_s = fetch_timeout_s
+        self._clock = clock
+        self._prices: dict[str, ModelPrice | None] | None = None
+        self._next_fetch_at = float("-inf")
+        self._inflight: asyncio.Task[None] | None = None
+        self.fetches = 0
+        """How many times ``/models`` was requested (for tests and metrics)."""
+
+    def __repr__(self) -> str:
+        return f"ModelsPriceSource(url={self._url!r})"
+
+    async def price(self, model: str) -> ModelPrice | None:
+        """The model's price, or ``None`` if the endpoint does not list it with a fixed price."""
+        if self._clock() >= self._next_fetch_at:
+            await self._refresh()
+        if self._prices is None:
+            raise UnavailableError(
+                f"Could not load model prices from {self._url}; check the endpoint URL and key."
+            )
+        return self._prices.get(model)
+
+    async def _refresh(self) -> None:
+        """Join the in-flight fetch or start one. ``shield`` keeps one caller's cancellation from
+        cancelling the fetch the others are waiting on."""
+        if self._inflight is None:
+            self._inflight = asyncio.create_task(self._fetch())
+            self._inflight.add_done_callback(self._fetch_done)
+        await asyncio.shield(self._inflight)
+
+    def _fetch_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a failure is never "never retrieved"
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        try:
+            async with asyncio.timeout(self._fetch_timeout_s):
+                response = await self._http.get(self._url, headers=self._headers)
+            response.raise_for_status()
+            listing = WireModelList.model_validate_json(response.content)
+        except (httpx.HTTPError, ValidationError, TimeoutError) as exc:
+            self._next_fetch_at = self._clock() + min(self._retry_s, self._ttl_s)
+            stale = "keeping the previous prices" if self._prices is not None else "no prices"
+            log.warning("fetching %s failed (%s); %s", self._url, type(exc).__name__, stale)
+            return
+        self._prices = {m.id: _model_price(m) for m in listing.data}
+        self._next_fetch_at = self._clock() + self._ttl_s
+
+
+async def price_usage(usage: Usage, model: str, prices: PriceSource) -> Usage:
+    """Fill in the cost of ``usage`` from ``prices`` when the endpoint did not report it.
+
+    A usage whose cost is already known (``reported``/``priced``/``mixed``) is returned as is;
+    so is one for a model without a known price (its cost stays ``unknown``).
+    """
+    if usage.cost_source != "unknown":
+        return usage
+    price = await prices.price(model)
+    if price is None:
+        return usage
+    cost = cost_micros(usage.prompt_tokens, price.prompt_per_mtok) + cost_micros(
+        usage.completion_tokens, price.completion_per_mtok
+    )
+    return usage.model_copy(update={"cost_micros": cost, "cost_source": "priced"})

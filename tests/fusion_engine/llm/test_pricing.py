@@ -1,0 +1,160 @@
+"""Prices from ``/models``: parsing, caching, single flight, stale-on-failure, and pricing usage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from fusion_engine.errors import UnavailableError
+from fusion_engine.llm.base import ModelPrice, Usage
+from fusion_engine.llm.function import StaticPrices
+from fusion_engine.llm.openai_compat import OpenAICompatClient
+from fusion_engine.llm.pricing import ModelsPriceSource, parse_price_per_token, price_usage
+from fusion_engine.money import cost_micros
+from tests.fakes.model_server import FakeModelServer, ModelBehavior
+
+from .conftest import API_KEY, ask
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("raw", "micros_per_mtok"),
+    [
+        ("0.000003", 3_000_000),
+        ("0.00000015", 150_000),
+        ("0", 0),
+        ("1e-6", 1_000_000),
+        ("0.0000000000001", 1),  # rounds up, never down
+        ("-1", None),
+        ("-0.000001", None),
+        ("NaN", None),
+        ("free", None),
+        (None, None),
+    ],
+)
+def test_parse_price_per_token(raw: str | None, micros_per_mtok: int | None) -> None:
+    assert parse_price_per_token(raw) == micros_per_mtok
+
+
+async def test_prices_known_unknown_and_variable(http: httpx.AsyncClient) -> None:
+    behaviors = {
+        "m/a": ModelBehavior(prompt_price_usd_per_mtok=3, completion_price_usd_per_mtok=15),
+        "m/router": ModelBehavior(prompt_price_usd_per_mtok=-1),
+    }
+    async with FakeModelServer(behaviors, api_key=API_KEY) as server:
+        source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
+        assert await source.price("m/a") == ModelPrice(
+            prompt_per_mtok=3_000_000, completion_per_mtok=15_000_000, context_length=128_000
+        )
+        assert await source.price("m/router") is None
+        assert await source.price("m/unknown") is None
+    assert server.models_calls == 1
+
+
+async def test_cache_expires_after_ttl(http: httpx.AsyncClient) -> None:
+    clock = Clock()
+    async with FakeModelServer({"m/a": ModelBehavior()}, api_key=API_KEY) as server:
+        source = ModelsPriceSource(
+            http, base_url=server.base_url, api_key=API_KEY, ttl_s=60, clock=clock
+        )
+        await source.price("m/a")
+        clock.now += 59
+        await source.price("m/a")
+        assert server.models_calls == 1
+        server.set("m/a", ModelBehavior(prompt_price_usd_per_mtok=5))
+        clock.now += 2
+        price = await source.price("m/a")
+    assert server.models_calls == 2
+    assert price is not None
+    assert price.prompt_per_mtok == 5_000_000
+
+
+async def test_concurrent_callers_share_one_fetch(http: httpx.AsyncClient) -> None:
+    async with FakeModelServer({"m/a": ModelBehavior()}, api_key=API_KEY) as server:
+        source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
+        prices = await asyncio.gather(*(source.price("m/a") for _ in range(25)))
+    assert server.models_calls == 1
+    assert source.fetches == 1
+    assert all(p == prices[0] and p is not None for p in prices)
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch(
+    http: httpx.AsyncClient,
+) -> None:
+    async with FakeModelServer({"m/a": ModelBehavior()}, api_key=API_KEY) as server:
+        source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
+        first = asyncio.create_task(source.price("m/a"))
+        second = asyncio.create_task(source.price("m/a"))
+        await asyncio.sleep(0)  # both are now waiting on the one fetch
+        first.cancel()
+        price = await second
+    assert first.cancelled()
+    assert price is not None
+    assert source.fetches == 1
+
+
+async def test_failed_refresh_keeps_stale_prices(http: httpx.AsyncClient) -> None:
+    clock = Clock()
+    async with FakeModelServer({"m/a": ModelBehavior()}, api_key=API_KEY) as server:
+        source = ModelsPriceSource(
+            http, base_url=server.base_url, api_key=API_KEY, ttl_s=60, retry_s=10, clock=clock
+        )
+        before = await source.price("m/a")
+    clock.now += 61  # expired, and the server is gone
+    assert await source.price("m/a") == before
+    assert await source.price("m/unknown") is None
+    assert source.fetches == 2, "the failed refresh is not retried before retry_s"
+    clock.now += 11
+    assert await source.price("m/a") == before
+    assert source.fetches == 3
+
+
+async def test_no_prices_at_all_is_unavailable(http: httpx.AsyncClient) -> None:
+    async with FakeModelServer({"m/a": ModelBehavior()}, api_key="another-key") as server:
+        source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
+        with pytest.raises(UnavailableError, match="model prices") as caught:
+            await source.price("m/a")
+    assert API_KEY not in str(caught.value)
+
+
+async def test_price_usage_fills_only_a_missing_cost() -> None:
+    prices = StaticPrices({"m/a": ModelPrice(prompt_per_mtok=3_000_000, completion_per_mtok=1)})
+    unknown = Usage(prompt_tokens=1000, completion_tokens=3)
+    priced = await price_usage(unknown, "m/a", prices)
+    assert priced.cost_source == "priced"
+    assert priced.cost_micros == 3000 + 1
+    reported = Usage(prompt_tokens=1000, cost_micros=7, cost_source="reported")
+    assert await price_usage(reported, "m/a", prices) == reported
+    assert await price_usage(unknown, "m/nope", prices) == unknown
+
+
+async def test_missing_cost_is_priced_from_models_end_to_end(
+    http: httpx.AsyncClient, server: FakeModelServer, client: OpenAICompatClient
+) -> None:
+    server.set(
+        "m/a",
+        ModelBehavior(
+            text="An answer of some length. " * 10,
+            report_cost=False,
+            prompt_price_usd_per_mtok=3,
+            completion_price_usd_per_mtok=15,
+        ),
+    )
+    completion = await client.complete(ask())
+    assert completion.usage.cost_source == "unknown"
+    source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
+    usage = await price_usage(completion.usage, completion.model, source)
+    assert usage.cost_source == "priced"
+    assert usage.cost_micros == cost_micros(usage.prompt_tokens, 3_000_000) + cost_micros(
+        usage.completion_tokens, 15_000_000
+    )
+    assert usage.cost_micros > 0
