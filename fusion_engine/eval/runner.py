@@ -114,6 +114,8 @@ class EvalRun:
     failed: dict[str, str] = field(default_factory=dict)
     skipped_ids: list[str] = field(default_factory=list)
     stopped_reason: str | None = None
+    stopped_quote_micros: int | None = None
+    """The quote of the question the cap stopped before."""
     spent_micros: int = 0
     elapsed_s: float = 0.0
     unpriced: tuple[str, ...] = ()
@@ -203,6 +205,7 @@ class _Runner:
                 f"pass the {format_usd(plan.max_micros or 0)} cap with "
                 f"{format_usd(self.cap.spent_micros)} already spent"
             )
+            run.stopped_quote_micros = quote
             run.skipped_ids.append(item.id)
             self.emit("skipped", item.id)
             return

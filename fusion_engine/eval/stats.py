@@ -40,7 +40,7 @@ __all__ = [
 
 Z_95 = 1.959963984540054
 BOOTSTRAP_RESAMPLES = 2_000
-RIDGE = 1.0
+RIDGE = 0.1
 _MIN_LOG_RATIO_SPREAD = 0.01
 _SCORES = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
