@@ -177,7 +177,7 @@ class OpenAICompatClient:
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
         answer.check(model)
-        if not answer.content and on_text is not None:
+        if not answer.content.strip() and on_text is not None:
             await on_text(answer.text)
         return answer
 
