@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
+from fusion_engine.llm.base import PriceSource
 from fusion_engine.money import cost_micros
 
 __all__ = [
     "UNPRICED_CALL_ALLOWANCE_MICROS",
     "CostCap",
-    "actual_cost_micros",
     "estimate_call_micros",
 ]
 
@@ -48,17 +47,6 @@ async def estimate_call_micros(
         cost_micros(_prompt_tokens(prompt_chars), price.prompt_per_mtok)
         + cost_micros(max_tokens, price.completion_per_mtok),
         True,
-    )
-
-
-def actual_cost_micros(usage: Usage, price: ModelPrice | None) -> int:
-    """What a finished call cost: the endpoint's figure when it gave one, else tokens × price."""
-    if usage.cost_micros > 0 or usage.cost_source in ("reported", "priced", "mixed"):
-        return usage.cost_micros
-    if price is None:
-        return 0
-    return cost_micros(usage.prompt_tokens, price.prompt_per_mtok) + cost_micros(
-        usage.completion_tokens, price.completion_per_mtok
     )
 
 

@@ -15,7 +15,7 @@ from string import Template
 from typing import Literal
 
 from fusion_engine.errors import ModelCallError
-from fusion_engine.eval.budget import actual_cost_micros, estimate_call_micros
+from fusion_engine.eval.budget import estimate_call_micros
 from fusion_engine.eval.records import Comparison, OrderVerdict, TestName, word_count
 from fusion_engine.eval.verdict import (
     VERDICT_SCHEMA,
@@ -25,6 +25,7 @@ from fusion_engine.eval.verdict import (
     parse_verdict,
 )
 from fusion_engine.llm.base import ChatMessage, ChatRequest, ModelClient, PriceSource
+from fusion_engine.llm.pricing import price_usage
 
 __all__ = ["JUDGE_MAX_TOKENS", "PROMPT_VERSION", "PairJudge"]
 
@@ -133,12 +134,12 @@ class PairJudge:
                 latency_s=time.monotonic() - started,
             )
         verdict = parse_verdict(completion.text)
-        price = await self._prices.price(judge)
+        usage = await price_usage(completion.usage, judge, self._prices)
         return OrderVerdict(
             fused_position=fused_position,
             verdict=verdict,
             outcome=fused_outcome(verdict, fused_position),
             raw=completion.text.strip()[:_RAW_KEEP_CHARS],
-            cost_micros=actual_cost_micros(completion.usage, price),
+            cost_micros=usage.cost_micros,
             latency_s=time.monotonic() - started,
         )
