@@ -41,23 +41,10 @@ from aiohttp import web
 __all__ = ["FakeModelServer", "ModelBehavior", "RecordedRequest", "count_tokens"]
 
 FAULTS = frozenset(
-    {
-        "500",
-        "502",
-        "503",
-        "429",
-        "402",
-        "400",
-        "401",
-        "408",
-        "timeout",
-        "non_json",
-        "error_mid_stream",
-        "empty",
-        "reasoning_only",
-        "disconnect",
-    }
+    {"timeout", "non_json", "error_mid_stream", "empty", "reasoning_only", "disconnect"}
 )
+"""Faults other than an HTTP error status (400-599, as ``"503"`` or ``"http_503"``)."""
+
 _CHUNKS_PER_S = 20.0
 _CHARS_PER_TOKEN = 4
 _PROCESSING = b": OPENROUTER PROCESSING\n\n"
@@ -74,7 +61,7 @@ class ModelBehavior:
     tokens_per_s: float | None = None
     """Streaming speed (~4 characters a token); ``None`` sends the answer all at once."""
     fault: str | None = None
-    """``None`` or one of ``FAULTS``: an HTTP status ("500", "429", ...), "timeout" (never answers
+    """``None``, an HTTP error status ("500", "429", or "http_429"), or "timeout" (never answers
     until the client gives up), "non_json", "error_mid_stream", "empty", "reasoning_only",
     "disconnect" (drop the connection mid-answer)."""
     fault_times: int | None = None
@@ -93,8 +80,18 @@ class ModelBehavior:
     """When false, answer with one JSON body even when asked to stream (some endpoints do)."""
 
     def __post_init__(self) -> None:
-        if self.fault is not None and self.fault not in FAULTS:
-            raise ValueError(f"unknown fault {self.fault!r}; use one of {sorted(FAULTS)}")
+        if self.fault is not None:
+            self.fault = _normalize_fault(self.fault)
+
+
+def _normalize_fault(fault: str) -> str:
+    """Accept any HTTP error status as ``"503"`` or ``"http_503"`` (the error's ``kind``)."""
+    status = fault.removeprefix("http_")
+    if status.isdigit() and len(status) == 3 and 400 <= int(status) <= 599:
+        return status
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; use an HTTP status or one of {sorted(FAULTS)}")
+    return fault
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,10 @@ async def test_disconnect_drops_the_connection_mid_stream(http: httpx.AsyncClien
             await http.post(_url(server), json=_body("m/a", stream=True))
 
 
-def test_unknown_fault_is_rejected_early() -> None:
+def test_faults_are_checked_early_and_statuses_normalized() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         ModelBehavior(fault="explode")
+    with pytest.raises(ValueError, match="unknown fault"):
+        ModelBehavior(fault="200")
+    assert ModelBehavior(fault="http_504").fault == "504"
+    assert ModelBehavior(fault="429").fault == "429"
