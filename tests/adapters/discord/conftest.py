@@ -110,6 +110,7 @@ class ScriptedService:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     attempts: int = 0
+    limit_calls: list[str] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def submit(self, key: str, request: FusionRequest, reply: ReplyTarget) -> Submitted:
@@ -159,6 +160,7 @@ class ScriptedService:
         self, tenant: str, *, daily_usd: float, monthly_usd: float
     ) -> BudgetStatus:
         self.limits[tenant] = (daily_usd, monthly_usd)
+        self.limit_calls.append(tenant)
         return await self.budget(tenant)
 
 
