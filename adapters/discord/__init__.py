@@ -8,12 +8,13 @@ Public API::
     FusionBot(intake, sync_commands=True)     the discord.Client (commands, buttons, mentions)
     DiscordRest(http)                         REST calls by id through discord.py's HTTPClient
     DiscordResponder(rest, store, ...)        renders events/results/errors for a FusionJob
+    open_responder(token, store)              async context: a responder for a worker process
 """
 
 from adapters.discord.bot import FusionBot, intents
 from adapters.discord.connection import point_at
 from adapters.discord.intake import FusionService, Intake
-from adapters.discord.responder import DiscordResponder
+from adapters.discord.responder import DiscordResponder, open_responder
 from adapters.discord.rest import DiscordRest
 from adapters.discord.store import DiscordStore
 
@@ -25,5 +26,6 @@ __all__ = [
     "FusionService",
     "Intake",
     "intents",
+    "open_responder",
     "point_at",
 ]

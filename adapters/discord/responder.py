@@ -11,12 +11,15 @@ crash edits what exists instead of posting twice. Progress edits are throttled t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import discord
+from discord.http import HTTPClient
 from discord.utils import snowflake_time
 
 from adapters.common import Coalescer, ProgressView
@@ -36,7 +39,7 @@ from fusion_engine.jobs.base import FusionJob
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import FusionResult
 
-__all__ = ["TOKEN_TTL_S", "DiscordResponder"]
+__all__ = ["TOKEN_TTL_S", "DiscordResponder", "open_responder"]
 
 _log = logging.getLogger(__name__)
 
@@ -272,3 +275,17 @@ class DiscordResponder:
         _log.warning("job %s: could not %s: %s", job.key, action, exc.status)
         posted = posted.model_copy(update={"thread_note": note})
         return await self._put_part(job, len(posted.parts), notice_payload(note), posted)
+
+
+@asynccontextmanager
+async def open_responder(token: str, store: DiscordStore) -> AsyncIterator[DiscordResponder]:
+    """A responder with its own logged-in REST client, for a worker process with no gateway.
+
+    Call ``point_at`` first when Discord's REST API is not at its usual address. Raises
+    ``discord.LoginFailure`` for a bad token."""
+    http = HTTPClient(asyncio.get_running_loop())
+    try:
+        await http.static_login(token)
+        yield DiscordResponder(DiscordRest(http), store)
+    finally:
+        await http.close()

@@ -1,0 +1,125 @@
+"""``fusion discord``: run the Discord gateway bot (the Procfile's ``discord`` process).
+
+The process owns, in one ``AsyncExitStack``: Redis (``REDIS_URL``, or an embedded server
+persisted under ``FUSION_DATA_DIR`` when unset), the model runtime, the budget store, the rate
+limiter, the saq job queue, the service, and the bot. By default it also runs fusion jobs itself
+when there is no ``REDIS_URL`` (one machine, one process); with ``REDIS_URL`` jobs go to
+``fusion worker`` processes unless ``--worker`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Annotated
+
+import typer
+
+from adapters.discord import (
+    DiscordResponder,
+    DiscordRest,
+    DiscordStore,
+    FusionBot,
+    Intake,
+    point_at,
+)
+from bots.settings import Settings
+from fusion_engine.errors import ConfigError, FusionError
+
+__all__ = ["register", "require_token", "serve"]
+
+_NO_CREDENTIAL_FIX = (
+    "DISCORD_TOKEN is not set. Create an application at https://discord.com/developers/"
+    "applications, open Bot → Reset Token, and run `export DISCORD_TOKEN=...` (or put it in "
+    ".env). See README.md, 'Discord'."
+)
+
+
+def require_token(settings: Settings) -> str:
+    """The bot token, or a ``ConfigError`` that says how to get one."""
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise ConfigError(_NO_CREDENTIAL_FIX)
+    return settings.discord_token.get_secret_value().strip()
+
+
+async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: bool) -> None:
+    """Run the bot until it is closed (Ctrl-C / SIGTERM), with everything it owns."""
+    # Imported here so `fusion --help` works even where the model stack cannot be imported.
+    from bots.embedded_redis import EmbeddedRedis
+    from bots.wiring import Runtime
+    from fusion_engine.budget.redis_store import RedisBudgetStore
+    from fusion_engine.jobs.saq_queue import SaqJobQueue
+    from fusion_engine.jobs.worker import Worker
+    from fusion_engine.ratelimit import UserRateLimiter
+    from fusion_engine.redis_guard import connect_redis
+    from fusion_engine.service import FusionService
+
+    token = require_token(settings)
+    point_at(settings.discord_api_url, settings.discord_gateway_url)
+    if run_worker is None:
+        run_worker = settings.redis_url is None
+    async with AsyncExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            embedded = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis"))
+            url = embedded.url
+        runtime = await stack.enter_async_context(Runtime.open(settings))
+        config = runtime.config
+        redis = connect_redis(url)
+        stack.push_async_callback(redis.aclose)
+        budgets = RedisBudgetStore.from_defaults(redis, config.budgets)
+        queue = SaqJobQueue(connect_redis(url))
+        await queue.connect()
+        stack.push_async_callback(queue.aclose)
+        service = FusionService(
+            config=config,
+            engine=runtime.engine,
+            budgets=budgets,
+            queue=queue,
+            limiter=UserRateLimiter.on_redis(config.budgets.user_rate_limit, redis),
+        )
+        store = DiscordStore(redis)
+        bot = FusionBot(Intake(service, config, store), sync_commands=sync_commands)
+        stack.push_async_callback(bot.close)
+        await bot.login(token)
+        if run_worker:
+            responder = DiscordResponder(DiscordRest(bot.http), store)
+            worker = Worker(
+                engine=runtime.engine,
+                budgets=budgets,
+                responders={"discord": responder},
+                redis=redis,
+            )
+            saq_worker = queue.worker(worker)
+            jobs = asyncio.create_task(saq_worker.start(), name="fusion-jobs")
+            stack.push_async_callback(saq_worker.stop)
+            stack.callback(jobs.cancel)
+        await bot.connect()
+
+
+def discord_command(
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also run fusion jobs in this process (default: yes without REDIS_URL).",
+        ),
+    ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option("--sync/--no-sync", help="Register the slash commands at start-up."),
+    ] = True,
+) -> None:
+    """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget."""
+    try:
+        settings = Settings()
+        asyncio.run(serve(settings, run_worker=worker, sync_commands=sync))
+    except FusionError as exc:
+        typer.echo(f"Error: {exc.user_message}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("discord")(discord_command)
