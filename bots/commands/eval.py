@@ -155,7 +155,7 @@ def _summary(console: Console, report: EvalReport, files: ReportFiles) -> None:
         )
     )
     if report.stopped_reason:
-        console.print(Text(f"Stopped: {report.stopped_reason}. Rerun to continue.", style="yellow"))
+        console.print(Text(f"Budget cap: {report.stopped_reason}.", style="yellow"))
     console.print(Text(f"Report: {files.markdown} ({files.json.name}, {files.chart.name})"))
 
 

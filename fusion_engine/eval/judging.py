@@ -1,8 +1,10 @@
 """One comparison: a judge sees the fused answer and one panel answer, anonymized, in both orders.
 
 The answers are labelled only "Answer 1" and "Answer 2"; model names never reach the judge. The
-two orders run concurrently. A judge call that fails (``ModelCallError``) makes that ordering's
-verdict invalid with the failure as its reason; anything else is a bug and propagates.
+two orders run concurrently. A judge is asked for JSON-schema output; an endpoint that rejects
+that (HTTP 400) is asked once more without it, since ``parse_verdict`` reads plain replies too.
+A judge call that fails (``ModelCallError``) makes that ordering's verdict invalid with the
+failure as its reason; anything else is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from importlib import resources
 from string import Template
 from typing import Literal
 
-from fusion_engine.errors import ModelCallError
+from fusion_engine.errors import ModelCallError, ModelHTTPError
 from fusion_engine.eval.budget import estimate_call_micros
 from fusion_engine.eval.records import Comparison, OrderVerdict, TestName, word_count
 from fusion_engine.eval.verdict import (
@@ -34,6 +36,7 @@ PROMPT_VERSION = "pair-v1"
 """Part of the resume cache key: change it when the judge prompt changes meaningfully."""
 
 _RAW_KEEP_CHARS = 2_000
+_BAD_REQUEST = 400
 
 
 @cache
@@ -121,10 +124,17 @@ class PairJudge:
         fused_position: Literal[1, 2],
     ) -> OrderVerdict:
         started = time.monotonic()
+        request = self.request(judge, question, answer_1, answer_2)
         try:
-            completion = await self._client.complete(
-                self.request(judge, question, answer_1, answer_2)
-            )
+            try:
+                completion = await self._client.complete(request)
+            except ModelHTTPError as exc:
+                if exc.status != _BAD_REQUEST:
+                    raise
+                # Some endpoints reject structured output; the parser reads plain replies too.
+                completion = await self._client.complete(
+                    request.model_copy(update={"json_schema": None})
+                )
         except ModelCallError as exc:
             verdict = ParsedVerdict(winner=None, problem=f"judge call failed ({exc.kind})")
             return OrderVerdict(

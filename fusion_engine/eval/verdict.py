@@ -34,6 +34,7 @@ Outcome = Literal["win", "tie", "loss", "invalid"]
 """One comparison, from the fused answer's side."""
 
 VERDICT_SCHEMA: dict[str, Any] = {
+    "title": "verdict",
     "type": "object",
     "properties": {
         "reason": {"type": "string", "description": "One or two sentences of justification."},
