@@ -181,15 +181,15 @@ class SlackHandlers:
         try:
             cmd = parse_command(str(command.get("text", "")))
             if isinstance(cmd, BudgetSetCommand):
-                await ack(":hourglass_flowing_sand: Checking your role…")
+                await _ephemeral(ack, ":hourglass_flowing_sand: Checking your role…")
                 await respond(await self._budget_set(cmd, tenant, user_id, client))
                 return
             info = await self._info(cmd, tenant)
         except FusionError as exc:
-            await ack(refusal_text(exc))
+            await _ephemeral(ack, refusal_text(exc))
             return
         if info is not None:
-            await ack(info)
+            await _ephemeral(ack, info)
             return
         assert isinstance(cmd, AskCommand)
         reply = ReplyTarget(
@@ -202,7 +202,7 @@ class SlackHandlers:
         )
         key = f"slack:cmd:{command.get('trigger_id') or command.get('response_url')}"
         _, text = await self._submit(key, cmd, reply)
-        await ack(text)
+        await _ephemeral(ack, text)
 
     # -- mentions and DMs ------------------------------------------------------------------
     async def _history(
@@ -360,6 +360,11 @@ class SlackHandlers:
         await respond(
             text=msg.text, blocks=msg.blocks, response_type="ephemeral", replace_original=False
         )
+
+
+async def _ephemeral(ack: Any, text: str) -> None:
+    """Acknowledge a slash command with a message only the user sees."""
+    await ack(text=text, response_type="ephemeral")
 
 
 def _strip_mentions(text: str) -> str:

@@ -46,7 +46,6 @@ def build_app(
     app = AsyncApp(
         name="fusion",
         signing_secret=signing_secret,
-        token=bot_token,
         client=new_web_client(api_url, bot_token),
         oauth_flow=oauth_flow,
         process_before_response=False,

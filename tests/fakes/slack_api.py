@@ -109,20 +109,18 @@ class FakeSlack:
         return f"{self.base}/response/{uuid.uuid4().hex}"
 
     # -- scripting -------------------------------------------------------------------------
-    def fail(self, method: str, error: str, *, times: int = 1, retry_after: int | None = None) -> None:
+    def fail(
+        self, method: str, error: str, *, times: int = 1, retry_after: int | None = None
+    ) -> None:
         self._failures.setdefault(method, []).append(_Failure(error, times, retry_after))
 
     def of(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, predicate: Any, timeout: float = 10) -> None:
+    async def wait_for(self, predicate: Any) -> None:
         """Wait until ``predicate(fake)`` is true (checked after every recorded call)."""
-
-        async def _wait() -> None:
-            async with self.call_event:
-                await self.call_event.wait_for(lambda: predicate(self))
-
-        await asyncio.wait_for(_wait(), timeout)
+        async with asyncio.timeout(10), self.call_event:
+            await self.call_event.wait_for(lambda: predicate(self))
 
     # -- Web API ---------------------------------------------------------------------------
     async def _args(self, request: web.Request) -> JSON:
@@ -262,5 +260,6 @@ class FakeSlack:
         self._acks[envelope["envelope_id"]] = asyncio.get_running_loop().create_future()
         await self._socket.send_json(envelope)
 
-    async def ack_for(self, envelope_id: str, timeout: float = 10) -> JSON:
-        return await asyncio.wait_for(self._acks[envelope_id], timeout)
+    async def ack_for(self, envelope_id: str) -> JSON:
+        async with asyncio.timeout(10):
+            return await self._acks[envelope_id]
