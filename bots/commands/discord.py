@@ -44,6 +44,7 @@ def require_token(settings: Settings) -> str:
 
 async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: bool) -> None:
     """Run the bot until it is closed (Ctrl-C / SIGTERM), with everything it owns."""
+    token = require_token(settings)
     # Imported here so `fusion --help` works even where the model stack cannot be imported.
     from bots.embedded_redis import EmbeddedRedis
     from bots.wiring import Runtime
@@ -54,7 +55,6 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
     from fusion_engine.redis_guard import connect_redis
     from fusion_engine.service import FusionService
 
-    token = require_token(settings)
     point_at(settings.discord_api_url, settings.discord_gateway_url)
     if run_worker is None:
         run_worker = settings.redis_url is None
