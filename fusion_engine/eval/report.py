@@ -7,6 +7,7 @@ cannot show. The PNG chart is drawn by ``chart``.
 
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -193,6 +194,18 @@ def _table(rows: tuple[RateSummary, ...], first: str) -> list[str]:
     return lines
 
 
+def _length_table(report: EvalReport) -> list[str]:
+    lines = ["| answer | answers | median | min | max |", "|---|---|---|---|---|"]
+    for model in ("fused", *report.panel):
+        words = sorted(row.words for row in report.lengths if row.model == model)
+        if words:
+            median = statistics.median(words)
+            lines.append(
+                f"| {_cell(model)} | {len(words)} | {median:g} | {words[0]} | {words[-1]} |"
+            )
+    return lines
+
+
 _TITLES: dict[TestName, str] = {
     "self_preference": "Self-preference test (each panel model judges its own answer)",
     "pairwise": "Pairwise test (independent judges)",
@@ -240,5 +253,6 @@ def render_markdown(report: EvalReport, *, chart_name: str | None = "win_rates.p
         if section.per_judge:
             out += ["", "By judge:", ""]
             out += _table(section.per_judge, "judge")
+    out += ["", "## Answer lengths (words)", "", *_length_table(report)]
     out += ["", "## Method", "", report.method, ""]
     return "\n".join(out)

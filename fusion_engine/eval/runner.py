@@ -7,7 +7,8 @@ this run past ``max_micros``; otherwise fuse, run the comparisons concurrently (
 the record, and report progress with the running cost.
 
 A fusion that fails on purpose (``FusionError``, e.g. too few panel answers) is recorded as a
-failed question and the eval goes on; it is not cached, so a rerun tries it again. Judge-call
+failed question and the eval goes on; it is not cached, so a rerun tries it again. Its actual
+cost is not reported back, so the cap is charged its quote (an upper bound) instead. Judge-call
 failures become invalid verdicts inside the record (see ``judging``). Anything else is a bug and
 propagates; questions finished before it stay cached.
 """
@@ -171,19 +172,19 @@ class _Runner:
                 )
             )
 
-    async def quote(self, request: FusionRequest) -> int:
-        """Upper estimate of one question: its fusion plus every judge call it may need."""
+    async def quote(self, request: FusionRequest) -> tuple[int, int]:
+        """Upper estimates of one question's fusion and of every judge call it may need."""
         pool = self.run.plan.pool
         fusion = await self.fuser.quote(request)
         self.cap.unpriced.update(fusion.unpriced)
         longest = "x" * (3 * max(pool.max_output_tokens, pool.writer_max_tokens))
-        total = fusion.micros
+        judging = 0
         for _, judge, _model in _pairs(self.run.plan, ((m, m) for m in pool.models)):
             one, priced = await self.judge.quote(judge, request.question, longest, longest)
             if not priced:
                 self.cap.unpriced.add(judge)
-            total += one
-        return total
+            judging += one
+        return fusion.micros, judging
 
     async def question(self, item: EvalQuestion) -> None:
         plan, run = self.run.plan, self.run
@@ -198,7 +199,8 @@ class _Runner:
             self.emit("skipped", item.id)
             return
         request = FusionRequest.create(item.question, plan.pool, tenant="eval")
-        quote = await self.quote(request)
+        fusion_quote, judging_quote = await self.quote(request)
+        quote = fusion_quote + judging_quote
         if not self.cap.fits(quote):
             run.stopped_reason = (
                 f"stopped before question {item.id}: its quote of {format_usd(quote)} would "
@@ -214,6 +216,8 @@ class _Runner:
         try:
             fusion = await self.fuser.fuse(request)
         except FusionError as exc:
+            # What a failed fusion spent is not reported back, so its quote is charged instead.
+            self.cap.charge(fusion_quote)
             run.failed[item.id] = exc.user_message
             self.emit("failed", item.id)
             return

@@ -8,8 +8,9 @@ comparison is a win and the numbers in the report are known in advance.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bots.cli import app
-from tests.bots.conftest import JUDGE, PANEL, WRITER
-from tests.fakes.judge import analysis_json_for, is_judge_request
+from bots.commands.eval import EvalProgressView
+from bots.terminal import make_console
+from fusion_engine.eval import EvalProgress
+from tests.bots.conftest import JUDGE, PANEL, WRITER, _text_for
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
 QUESTIONS = '{"id": "one", "question": "Why is the sky blue?"}\n{"id": "two", "question": "Why?"}\n'
@@ -33,27 +36,23 @@ def _text(body: dict[str, Any]) -> str:
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
     if "## Answer 1" in prompt:
         return _verdict(prompt)
-    if is_judge_request(body):
-        return analysis_json_for(prompt)
     if body["model"] == WRITER:
         return "FUSED: the sky is blue because of Rayleigh scattering, as all agree."
-    return f"{body['model']} says: scattering."
+    return _text_for(body)
 
 
 @pytest.fixture
-async def eval_server() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer(default=ModelBehavior(text=_text)) as server:
-        yield server
+def eval_server(model_server: FakeModelServer) -> FakeModelServer:
+    """The shared CLI fake server, with every pool model answering through ``_text``."""
+    for model in (*PANEL, JUDGE, WRITER):
+        model_server.set(model, ModelBehavior(text=_text))
+    return model_server
 
 
 @pytest.fixture
-def env(eval_server: FakeModelServer, pool_file: Path, tmp_path: Path) -> dict[str, str]:
+def env(eval_server: FakeModelServer, cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     (tmp_path / "q.jsonl").write_text(QUESTIONS)
-    return {
-        "OPENROUTER_BASE_URL": eval_server.base_url,
-        "OPENROUTER_API_KEY": "test-key",
-        "FUSION_CONFIG": str(pool_file),
-    }
+    return cli_env
 
 
 async def invoke(args: Sequence[str], env: Mapping[str, str]) -> Result:
@@ -143,3 +142,14 @@ async def test_bad_options_are_one_line_and_exit_2(
     assert lines[0].startswith("Error: ")
     assert message in lines[0]
     assert _chat_calls(eval_server) == 0
+
+
+def test_the_terminal_progress_bar_shows_the_running_cost() -> None:
+    stream = io.StringIO()
+    console = make_console(stream, force_terminal=True)
+    with EvalProgressView(console, total=2) as view:
+        view.handle(EvalProgress("judging", "q1", 0, 2, 1_500, 3, 8))
+        view.handle(EvalProgress("done", "q1", 1, 2, 12_345, 8, 8))
+    out = stream.getvalue()
+    assert "spent $0.0123" in out
+    assert "1/2" in out

@@ -68,6 +68,8 @@ async def test_report_files_are_written(tmp_path: Path) -> None:
     markdown = files.markdown.read_text()
     assert "| p/alpha | 8 / 0 / 0 | 0 | 0 | 100.0% (67.6%–100.0%)" in markdown
     assert "![Win rates of the fused answer](win_rates.png)" in markdown
+    assert "| fused | 4 | 42 | 42 | 42 |" in markdown
+    assert "| p/alpha | 4 | 3 | 3 | 3 |" in markdown
     assert files.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((tmp_path / "out").glob(".*tmp*"))
 

@@ -172,6 +172,8 @@ async def test_failed_fusions_are_reported_and_retried_on_resume(tmp_path: Path)
     run, _, _ = await _run(tmp_path, prefers("FUSED"), fuser=fuser)
     assert set(run.failed) == {"q2"}
     assert "only 0 of the panel answered" in run.failed["q2"]
+    judged = sum(r.judge_cost_micros for r in run.records)
+    assert run.spent_micros == 2 * fuser.cost_micros + judged + fuser.quote_micros
     again, fuser2, _ = await _run(tmp_path, prefers("FUSED"))
     assert again.cached_ids == ["q0", "q1"]
     assert fuser2.fused == ["Question number 2?"]
