@@ -189,3 +189,14 @@ def test_default_judges_stay_off_the_panel_and_the_writer() -> None:
     assert default_judges(POOL, [other]) == ("j/judge", "x/outsider")
     inside = POOL.model_copy(update={"judge": "p/alpha"})
     assert default_judges(inside) == ("p/alpha",)
+
+
+async def test_an_unreadable_cache_file_is_recomputed(tmp_path: Path) -> None:
+    await _run(tmp_path, prefers("FUSED"))
+    files = sorted((tmp_path / "cache").glob("*/q1-*.json"))
+    assert len(files) == 1
+    files[0].write_text('{"question_id": "q1", "truncat')
+    run, fuser, _ = await _run(tmp_path, prefers("FUSED"))
+    assert run.cached_ids == ["q0", "q2"]
+    assert fuser.fused == ["Question number 1?"]
+    assert not list((tmp_path / "cache").glob("*/.tmp-*"))
