@@ -75,7 +75,7 @@ class FusionBot(discord.Client):
                 "no permission to reply in channel %s; the answer goes by DM", message.channel.id
             )
         try:
-            await self.intake.submit(
+            accepted = await self.intake.submit(
                 f"discord:{message.id}",
                 question,
                 pool=None,
@@ -92,3 +92,7 @@ class FusionBot(discord.Client):
                 await placeholder.edit(content=text, allowed_mentions=_NONE)
             else:
                 await message.author.send(text, allowed_mentions=_NONE)
+            return
+        if accepted.duplicate and placeholder is not None:
+            # A re-delivered event: the first placeholder carries the answer.
+            await placeholder.delete()

@@ -45,6 +45,11 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
         interaction: discord.Interaction[Any], question: str, pool: str | None = None
     ) -> None:
         await interaction.response.defer(thinking=True)
+        channel_id = interaction.channel_id or 0
+        # Asked inside a thread: no thread on the answer, and an answer thread's conversation
+        # goes on.
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        history = await intake.store.conversation(str(channel_id))
         try:
             await intake.submit(
                 f"discord:{interaction.id}",
@@ -52,7 +57,9 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
                 pool=pool,
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id or 0,
+                channel_id=channel_id,
+                history=history or (),
+                thread_id=channel_id if in_thread or history is not None else None,
                 interaction_id=interaction.id,
                 interaction_token=interaction.token,
                 application_id=interaction.application_id,

@@ -278,7 +278,13 @@ class DiscordResponder:
 
 
 @asynccontextmanager
-async def open_responder(token: str, store: DiscordStore) -> AsyncIterator[DiscordResponder]:
+async def open_responder(
+    token: str,
+    store: DiscordStore,
+    *,
+    min_edit_interval_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[DiscordResponder]:
     """A responder with its own logged-in REST client, for a worker process with no gateway.
 
     Call ``point_at`` first when Discord's REST API is not at its usual address. Raises
@@ -286,6 +292,8 @@ async def open_responder(token: str, store: DiscordStore) -> AsyncIterator[Disco
     http = HTTPClient(asyncio.get_running_loop())
     try:
         await http.static_login(token)
-        yield DiscordResponder(DiscordRest(http), store)
+        yield DiscordResponder(
+            DiscordRest(http), store, min_edit_interval_s=min_edit_interval_s, clock=clock
+        )
     finally:
         await http.close()

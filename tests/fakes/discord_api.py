@@ -300,6 +300,7 @@ class FakeDiscord:
         manage_guild: bool = False,
         subcommand: str | None = None,
         autocomplete: bool = False,
+        thread_id: str | None = None,
     ) -> JSON:
         """An ``INTERACTION_CREATE`` for an application command (or its autocomplete)."""
         if subcommand is not None:
@@ -337,6 +338,9 @@ class FakeDiscord:
                 "nsfw": False,
             }
             data["member"] = self.member(self.user, permissions=perms)
+            if thread_id is not None:
+                data["channel_id"] = thread_id
+                data["channel"] = {**self.state.threads[thread_id]}
         return data
 
     def button_click(self, custom_id: str, message_id: str) -> JSON:
@@ -429,6 +433,7 @@ class FakeDiscord:
             (("POST", r"/channels/(\d+)/messages"), self._create_message),
             (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._edit_message),
             (("GET", r"/channels/(\d+)/messages/(\d+)"), self._get_message),
+            (("DELETE", r"/channels/(\d+)/messages/(\d+)"), self._delete_message),
             (("POST", r"/channels/(\d+)/messages/(\d+)/threads"), self._start_thread),
             (("POST", r"/users/@me/channels"), self._open_dm),
         ]
@@ -572,6 +577,13 @@ class FakeDiscord:
         if message_id not in self.state.messages:
             return 404, {"message": "Unknown Message", "code": 10008}
         return 200, self.state.messages[message_id]
+
+    def _delete_message(
+        self, _b: Any, _q: dict[str, str], _channel: str, message_id: str
+    ) -> tuple[int, Any]:
+        if self.state.messages.pop(message_id, None) is None:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 204, None
 
     def _start_thread(
         self, body: Any, _q: dict[str, str], channel_id: str, message_id: str

@@ -119,6 +119,8 @@ class ScriptedService:
             self.changed.notify_all()
         if self.refuse is not None:
             raise self.refuse
+        if any(j.key == key for j in self.jobs):
+            return Submitted(next(j for j in self.jobs if j.key == key), duplicate=True)
         job = FusionJob(key=key, request=request, reply=reply, quote_micros=1000)
         self.jobs.append(job)
         task = asyncio.create_task(self._run(job))

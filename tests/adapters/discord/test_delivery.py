@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from adapters.discord import DiscordStore, open_responder
+from fusion_engine.config import FusionConfig
 from fusion_engine.errors import QuorumError
+from fusion_engine.events import FusionStarted, MemberFinished
+from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.request import FusionRequest
 from tests.adapters.discord.conftest import Running, make_result, question
 from tests.fakes.discord_api import CHANNEL_ID, USER_ID, FakeDiscord
 
@@ -118,3 +123,39 @@ async def test_a_failed_fusion_says_why(fake_discord: FakeDiscord, running: Runn
     content = fake_discord.original(event["token"])["content"]
     assert content.startswith("Sorry, I couldn't answer that: only 1 of the panel answered")
     assert "qwen/qwen3-max: timed out" in content
+
+
+async def test_progress_edits_are_throttled(
+    fake_discord: FakeDiscord, store: DiscordStore, config: FusionConfig
+) -> None:
+    """A burst of events inside one interval makes one edit; the final answer still lands."""
+    result = make_result(panel_texts={f"m/{i}": f"answer {i}" for i in range(8)})
+    job = FusionJob(
+        key="discord:7",
+        request=FusionRequest.create("q", config.pool()),
+        reply=ReplyTarget(
+            platform="discord",
+            tenant="g",
+            channel_id=CHANNEL_ID,
+            message_id=fake_discord.snowflake(),
+            user_id=USER_ID,
+        ),
+        quote_micros=1,
+    )
+    fake_discord.state.messages[job.reply.message_id or ""] = {"id": job.reply.message_id}
+    frozen = 100.0
+    async with open_responder(
+        "t", store, min_edit_interval_s=1.0, clock=lambda: frozen
+    ) as responder:
+        models = tuple(m.model for m in result.panel)
+        await responder.on_event(
+            job, FusionStarted(request_id="r", models=models, judge="j", writer="w")
+        )
+        for answer in result.answers:
+            await responder.on_event(job, MemberFinished(answer=answer))
+        edits = fake_discord.calls_to("PATCH", rf"{CHANNEL_POST}/\d+")
+        assert len(edits) == 1
+        await responder.on_result(job, result, None)
+    final = fake_discord.calls_to("PATCH", rf"{CHANNEL_POST}/\d+")[-1]
+    assert final.json["content"] == ANSWER
+    assert len(fake_discord.calls_to("PATCH", rf"{CHANNEL_POST}/\d+")) == 2

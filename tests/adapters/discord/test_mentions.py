@@ -94,3 +94,17 @@ async def test_messages_without_a_mention_are_ignored(
     await fake_discord.dispatch("MESSAGE_CREATE", fake_discord.mention("real question"))
     (job,) = await running.service.wait_jobs()
     assert job.request.question == "real question"
+
+
+async def test_a_redelivered_mention_is_answered_once(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    mention = fake_discord.mention("q")
+    await fake_discord.dispatch("MESSAGE_CREATE", mention)
+    await fake_discord.dispatch("MESSAGE_CREATE", mention)
+    await fake_discord.wait_for_call("DELETE", rf"{CHANNEL_POST}/\d+")
+    (job,) = await running.service.wait_jobs()
+    assert running.service.attempts == 2
+    (left,) = [m for m in fake_discord.messages_in(CHANNEL_ID) if m["id"] == job.reply.message_id]
+    assert left["content"] == ANSWER
+    assert len(fake_discord.messages_in(CHANNEL_ID)) == 1, "the second placeholder is gone"

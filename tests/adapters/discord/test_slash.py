@@ -139,3 +139,20 @@ async def test_bad_input_is_refused_ephemerally(
         fake_discord, running, fake_discord.slash_command("fuse", question("x" * 9000))
     )
     assert "limit is 8,000" in text2
+
+
+async def test_fuse_inside_an_answer_thread_continues_it(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    first = fake_discord.slash_command("fuse", question("why is the sky blue?"))
+    await fake_discord.dispatch("INTERACTION_CREATE", first)
+    await running.service.wait_jobs()
+    thread_id = fake_discord.state.originals[first["token"]]
+    assert thread_id in fake_discord.state.threads
+
+    again = fake_discord.slash_command("fuse", question("and at sunset?"), thread_id=thread_id)
+    await fake_discord.dispatch("INTERACTION_CREATE", again)
+    _, job = await running.service.wait_jobs(2)
+    assert job.reply.thread_id == thread_id
+    assert [t.role for t in job.request.history] == ["user", "assistant"]
+    assert len(fake_discord.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
