@@ -1,0 +1,122 @@
+"""The Redis job queue, on saq, behind the ``JobQueue`` seam.
+
+Why saq: asyncio-native, Redis-backed, dedupes by job key, per-job timeouts, retries, a
+heartbeat and a sweeper that re-queues the jobs of dead workers. Its defaults suit short
+tasks (10 s timeout, one attempt, a sweep a minute); fusions run 15-90 s, so:
+
+- ``timeout`` 360 s: the panel's hard deadline (120 s) + judge and writer calls (90 s each)
+  + fallbacks and margin. Past it, saq cancels the attempt and retries it.
+- ``heartbeat`` 15 s: the worker touches the job every 5 s; a job untouched for 15 s belongs
+  to a dead worker and the next sweep (every 5 s) re-queues it.
+- ``retries`` 4 attempts, with a short backoff: a job survives several crashed workers.
+- finished jobs are kept ``ttl`` 1 h for inspection; the dedupe window is longer and ours:
+  saq forgets a key once its job finishes, so ``enqueue`` first sets an ``accepted`` marker
+  (``SET NX``, 7 days). A retried delivery of a finished job is refused there, and the
+  ledger's ``done`` marker stops anything that slips past.
+
+SIGTERM: the saq worker stops taking jobs, gives running ones ``shutdown_grace_s`` (25 s:
+Heroku kills 30 s after SIGTERM) and then cancels them; a cancelled job is handed back to the
+queue (saq retries it) and another worker picks it up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from saq import Queue
+from saq import Worker as SaqWorker
+from saq.queue.redis import RedisQueue
+from saq.types import Context
+
+from fusion_engine.jobs.base import FusionJob
+from fusion_engine.jobs.worker import Worker
+from fusion_engine.keys import DEDUPE_TTL_S, SAQ_QUEUE_NAME, JobKeys
+from fusion_engine.redis_guard import redis_unavailable
+
+__all__ = ["JOB_FUNCTION", "SaqJobQueue"]
+
+JOB_FUNCTION = "fusion"
+
+
+class SaqJobQueue:
+    """Enqueue ``FusionJob``s on saq and build saq workers that run them with a ``Worker``.
+
+    Owns ``redis`` (saq closes it in ``aclose``): give it a client of its own.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        name: str = SAQ_QUEUE_NAME,
+        timeout_s: int = 360,
+        heartbeat_s: int = 15,
+        retries: int = 4,
+        retry_delay_s: float = 1.0,
+        ttl_s: int = 3600,
+        dedupe_ttl_s: int = DEDUPE_TTL_S,
+    ) -> None:
+        self._redis = redis
+        self.queue: Queue = RedisQueue(redis, name=name)
+        self._job_options: dict[str, Any] = {
+            "timeout": timeout_s,
+            "heartbeat": heartbeat_s,
+            "retries": retries,
+            "retry_delay": retry_delay_s,
+            "retry_backoff": 10.0,
+            "ttl": ttl_s,
+        }
+        self._dedupe_ttl_s = dedupe_ttl_s
+
+    async def connect(self) -> None:
+        await self.queue.connect()
+
+    async def aclose(self) -> None:
+        await self.queue.disconnect()
+
+    async def enqueue(self, job: FusionJob) -> bool:
+        accepted = JobKeys(job.key).accepted
+        with redis_unavailable():
+            if not await self._redis.set(accepted, 1, nx=True, ex=self._dedupe_ttl_s):
+                return False
+            try:
+                queued = await self.queue.enqueue(
+                    JOB_FUNCTION, key=job.key, job=job.model_dump(mode="json"), **self._job_options
+                )
+            except BaseException:
+                # Not queued after all: forget the marker so a retried delivery can queue it.
+                await self._redis.delete(accepted)
+                raise
+        return queued is not None
+
+    async def seen(self, key: str) -> bool:
+        """True when ``key`` was already accepted (a retried delivery)."""
+        with redis_unavailable():
+            return bool(await self._redis.exists(JobKeys(key).accepted))
+
+    def worker(
+        self,
+        worker: Worker,
+        *,
+        concurrency: int = 8,
+        shutdown_grace_s: int = 25,
+        sweep_s: int = 5,
+    ) -> SaqWorker[Context]:
+        """A saq worker that runs this queue's jobs with ``worker``. ``await w.start()``."""
+
+        async def run(ctx: Context, *, job: dict[str, Any]) -> None:
+            saq_job = ctx.get("job")
+            heartbeat = saq_job.update if saq_job is not None else None
+            fusion_job = FusionJob.model_validate(job)
+            await worker.run_job(fusion_job, heartbeat=heartbeat)
+
+        return SaqWorker[Context](
+            self.queue,
+            functions=[(JOB_FUNCTION, run)],
+            concurrency=concurrency,
+            timers={"sweep": sweep_s, "abort": 1, "schedule": 1, "worker_info": 10},
+            dequeue_timeout=1.0,
+            shutdown_grace_period_s=shutdown_grace_s,
+            cancellation_hard_deadline_s=2.0,
+        )

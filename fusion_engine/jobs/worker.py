@@ -1,0 +1,267 @@
+"""The worker: runs one ``FusionJob`` to exactly one answer and exactly one charge.
+
+Delivery is at least once (a killed worker's job is swept and re-queued), so ``run_job`` may
+be called again for a job that already ran, partly or wholly. The ledger (``jobs/ledger.py``)
+and the budget store's idempotent settle make every effect happen once. One attempt:
+
+1. ``done`` marker set → return (a re-delivery after everything happened).
+2. Take the job's run lock (short TTL, renewed) or raise ``JobBusy`` so the queue retries
+   later: two live attempts never race on one job.
+3. Reserve the quote again under the job key: a no-op while the hold from submit is live,
+   a fresh hold (checked against the limits) if it expired while the job waited or crashed.
+4. If an outcome was saved, re-deliver it; else run the engine, streaming events to the
+   responder, recording this attempt's known spend after every panel member and at the end.
+5. Save the outcome; settle the sum of every attempt's spend; deliver; mark ``done``.
+
+While it runs, a keep-alive renews the lock, extends the hold's lease and calls the queue's
+heartbeat, so a live job is never swept and its hold never lapses however long it runs.
+
+Crash cases (the worker process dies at…):
+
+- after reserve, before run: nothing was spent or delivered. The hold lapses with its lease;
+  the re-run reserves again and runs.
+- during the run: the heartbeat stops, the sweeper re-queues the job, another worker runs it
+  again and re-calls the models. That cost is real: each attempt recorded what it had spent
+  (panel answers as they finished), and settle charges the sum, so nothing known is lost
+  and the job key is still charged once. (A call in flight at the moment of death is not
+  counted: its cost was never reported to us.)
+- after the run, before settle: the outcome is saved, so the re-run settles and delivers it
+  without calling any model again.
+- after settle, before delivering: settle is idempotent (False the second time); the re-run
+  delivers the saved outcome. Charged once, answered once.
+- after delivering, before ``done``: the re-run delivers again. Responders must make that
+  safe (update the placeholder in place); the window is one Redis round trip wide.
+- after ``done``: nothing to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Protocol
+
+import redis.asyncio as aioredis
+import structlog
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from fusion_engine import metrics
+from fusion_engine.budget.base import BudgetStatus, BudgetStore
+from fusion_engine.errors import FusionError, UnavailableError
+from fusion_engine.events import Done, FusionEvent, MemberFailed, MemberFinished
+from fusion_engine.jobs.base import FusionJob, Responder
+from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
+from fusion_engine.request import FusionRequest
+from fusion_engine.result import FusionResult
+
+__all__ = ["DEFAULT_WORKER_LEASE_S", "FusionRunner", "Heartbeat", "SpendMeter", "Worker"]
+
+DEFAULT_WORKER_LEASE_S = 120.0
+"""A running job's hold lease, renewed every ``keepalive_s``; it lapses this long after a crash."""
+
+Heartbeat = Callable[[], Awaitable[None]]
+
+log = structlog.get_logger("fusion.worker")
+
+
+class FusionRunner(Protocol):
+    """What the worker needs of the engine."""
+
+    def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]: ...
+
+
+class SpendMeter:
+    """What a fusion is known to have spent so far, from its progress events."""
+
+    def __init__(self) -> None:
+        self.micros = 0
+        self.final = False
+
+    def observe(self, event: FusionEvent) -> bool:
+        """Count ``event``'s cost; True when the known spend changed."""
+        if isinstance(event, Done):
+            self.micros, self.final = event.result.cost_micros, True
+            return True
+        if isinstance(event, MemberFinished):
+            cost = event.answer.usage.cost_micros
+        elif isinstance(event, MemberFailed):
+            cost = event.failure.usage.cost_micros
+        else:
+            return False
+        self.micros += cost
+        return cost > 0
+
+
+class _Outcome(BaseModel):
+    """A finished job as saved in the ledger: a result, or the error the user must see."""
+
+    model_config = ConfigDict(frozen=True)
+
+    result: FusionResult | None = None
+    error_message: str | None = None
+    error_reason: str | None = None
+    _error: FusionError | None = PrivateAttr(default=None)
+
+    def error(self) -> FusionError:
+        """The original error on the first delivery; its message when re-delivered."""
+        return self._error or FusionError(self.error_message or "The fusion failed.")
+
+
+class Worker:
+    """Runs jobs. ``redis`` holds the exactly-once ledger; ``None`` keeps it in memory."""
+
+    def __init__(
+        self,
+        *,
+        engine: FusionRunner,
+        budgets: BudgetStore,
+        responders: Mapping[str, Responder],
+        redis: aioredis.Redis | None = None,
+        ledger: JobLedger | None = None,
+        lease_s: float = DEFAULT_WORKER_LEASE_S,
+        lock_ttl_s: float = 30.0,
+        keepalive_s: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._budgets = budgets
+        self._responders = dict(responders)
+        self.ledger: JobLedger = ledger or (
+            RedisJobLedger(redis) if redis is not None else MemoryJobLedger()
+        )
+        self._lease_s = lease_s
+        self._lock_ttl_s = lock_ttl_s
+        self._keepalive_s = keepalive_s
+
+    def _responder(self, job: FusionJob) -> Responder:
+        try:
+            return self._responders[job.reply.platform]
+        except KeyError:
+            raise LookupError(f"no responder for platform {job.reply.platform!r}") from None
+
+    async def run_job(self, job: FusionJob, *, heartbeat: Heartbeat | None = None) -> None:
+        """Run ``job`` to one delivered outcome and one settle; safe to call again."""
+        bound = log.bind(job=job.key, tenant=job.reply.tenant, platform=job.reply.platform)
+        if await self.ledger.is_done(job.key):
+            metrics.JOB_EVENTS.labels("skipped_done").inc()
+            bound.info("job already done; skipping")
+            return
+        responder = self._responder(job)
+        token = uuid.uuid4().hex
+        if not await self.ledger.acquire(job.key, token, ttl_s=self._lock_ttl_s):
+            metrics.JOB_EVENTS.labels("busy").inc()
+            raise JobBusy(job.key)
+        keepalive = asyncio.create_task(self._keep_alive(job, token, heartbeat, bound))
+        try:
+            saved = await self.ledger.outcome(job.key)
+            if saved is not None:
+                metrics.JOB_EVENTS.labels("redelivered").inc()
+                bound.info("re-delivering a saved outcome")
+                outcome = _Outcome.model_validate_json(saved)
+            else:
+                metrics.JOB_EVENTS.labels("started").inc()
+                outcome = await self._attempt(job, token, responder, bound)
+                await self.ledger.save_outcome(job.key, outcome.model_dump_json())
+            charged = await self.ledger.spent(job.key)
+            if await self._budgets.settle(job.reply.tenant, job.key, charged):
+                metrics.SPEND_MICROS.inc(charged)
+            status = await self._budgets.status(job.reply.tenant)
+            await self._deliver(job, outcome, responder, status)
+            await self.ledger.mark_done(job.key)
+            bound.info("job done", charged_micros=charged, failed=outcome.result is None)
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+            with contextlib.suppress(FusionError):
+                await self.ledger.release(job.key, token)
+
+    async def _attempt(
+        self, job: FusionJob, attempt: str, responder: Responder, bound: structlog.BoundLogger
+    ) -> _Outcome:
+        """Reserve (again), run the engine, and return what the user should be told."""
+        try:
+            await self._budgets.reserve(
+                job.reply.tenant, job.key, job.quote_micros, lease_s=self._lease_s
+            )
+        except UnavailableError:
+            raise
+        except FusionError as exc:  # the hold lapsed and the budget is now spent elsewhere
+            return self._failed(exc, bound)
+        meter = SpendMeter()
+        started = time.monotonic()
+        stream = self._engine.run(job.request)
+        try:
+            while True:
+                try:
+                    event = await anext(stream)
+                except StopAsyncIteration:
+                    break
+                except FusionError as exc:
+                    return self._failed(exc, bound)
+                if meter.observe(event):
+                    await self.ledger.record_spend(job.key, attempt, meter.micros)
+                if isinstance(event, Done):
+                    return self._succeeded(event.result, started)
+                await self._progress(job, event, responder, bound)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        raise RuntimeError("the engine's event stream ended without a Done event")
+
+    def _failed(self, exc: FusionError, bound: structlog.BoundLogger) -> _Outcome:
+        reason = metrics.failure_reason(exc)
+        metrics.FUSIONS.labels("error").inc()
+        metrics.FAILURES.labels(reason).inc()
+        bound.warning("fusion failed", reason=reason, error=exc.user_message)
+        outcome = _Outcome(error_message=exc.user_message, error_reason=reason)
+        outcome._error = exc
+        return outcome
+
+    def _succeeded(self, result: FusionResult, started: float) -> _Outcome:
+        metrics.FUSIONS.labels("degraded" if result.degraded else "ok").inc()
+        for stage, seconds in (
+            ("panel", result.latency.panel_s),
+            ("judge", result.latency.judge_s),
+            ("writer", result.latency.writer_s),
+            ("total", time.monotonic() - started),
+        ):
+            metrics.STAGE_SECONDS.labels(stage).observe(seconds)
+        return _Outcome(result=result)
+
+    async def _progress(
+        self, job: FusionJob, event: FusionEvent, responder: Responder, bound: structlog.BoundLogger
+    ) -> None:
+        """Progress is best effort: a chat API hiccup must not fail (and re-bill) the fusion."""
+        try:
+            await responder.on_event(job, event)
+        except Exception:
+            bound.warning("progress update failed", event_type=event.type, exc_info=True)
+
+    async def _deliver(
+        self, job: FusionJob, outcome: _Outcome, responder: Responder, status: BudgetStatus
+    ) -> None:
+        if outcome.result is not None:
+            await responder.on_result(job, outcome.result, status)
+        else:
+            await responder.on_error(job, outcome.error())
+
+    async def _keep_alive(
+        self,
+        job: FusionJob,
+        token: str,
+        heartbeat: Heartbeat | None,
+        bound: structlog.BoundLogger,
+    ) -> None:
+        """Renew the lock, the hold's lease and the queue heartbeat until cancelled."""
+        while True:
+            await asyncio.sleep(self._keepalive_s)
+            try:
+                await self.ledger.renew(job.key, token, ttl_s=self._lock_ttl_s)
+                await self._budgets.extend(job.reply.tenant, job.key, lease_s=self._lease_s)
+                if heartbeat is not None:
+                    await heartbeat()
+            except Exception:  # a Redis blip: try again next beat; the job itself goes on
+                bound.warning("keep-alive failed", exc_info=True)

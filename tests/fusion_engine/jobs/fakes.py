@@ -1,0 +1,162 @@
+"""Stand-ins for the worker's collaborators: a small engine over ``FunctionModelClient`` and a
+recording responder. The engine emits the real event sequence with real ``Usage`` costs, and can
+be held at a gate after the panel (to kill or cancel a worker at a known point)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fusion_engine.budget.base import BudgetStatus
+from fusion_engine.errors import FusionError, QuorumError
+from fusion_engine.events import (
+    AnalysisReady,
+    Done,
+    FusionEvent,
+    FusionStarted,
+    JudgeStarted,
+    MemberFinished,
+    MemberStarted,
+    PanelDone,
+    WriterDelta,
+    WriterStarted,
+)
+from fusion_engine.jobs.base import FusionJob
+from fusion_engine.llm.base import ChatMessage, ChatRequest, ModelPrice, Usage
+from fusion_engine.llm.function import FunctionModelClient, StaticPrices
+from fusion_engine.pools import PoolSpec
+from fusion_engine.request import FusionRequest
+from fusion_engine.result import (
+    Analysis,
+    FusionResult,
+    PanelAnswer,
+    Quote,
+    StageCall,
+    StageLatency,
+)
+
+PANEL = ("m/alpha", "m/beta", "m/gamma")
+POOL = PoolSpec(name="main", models=PANEL, judge="m/judge", writer="m/writer", quorum=2)
+PRICE = ModelPrice(prompt_per_mtok=1_000_000, completion_per_mtok=2_000_000)
+PRICES = StaticPrices({m: PRICE for m in (*PANEL, "m/judge", "m/writer")})
+QUOTE_PER_CALL = 50_000
+
+Gate = Callable[[], Awaitable[None]]
+
+
+def request(question: str = "Why is the sky blue?", **kw: object) -> FusionRequest:
+    return FusionRequest.create(question, POOL, **kw)
+
+
+class FakeEngine:
+    """``quote`` and ``run`` like the real engine, backed by ``FunctionModelClient``."""
+
+    def __init__(
+        self,
+        *,
+        gate: Gate | None = None,
+        fail_after_panel: FusionError | None = None,
+        quote_micros: int | None = None,
+    ) -> None:
+        self.client = FunctionModelClient(
+            lambda r: f"{r.model} says: Rayleigh scattering.", prices=PRICES
+        )
+        self.gate = gate
+        self.fail_after_panel = fail_after_panel
+        self.quote_micros = quote_micros
+        self.quotes = 0
+
+    async def quote(self, request: FusionRequest) -> Quote:
+        self.quotes += 1
+        calls = len(request.pool.models) + 2
+        return Quote(
+            micros=self.quote_micros if self.quote_micros is not None else calls * QUOTE_PER_CALL
+        )
+
+    async def _ask(self, model: str, text: str) -> tuple[str, Usage, float]:
+        done = await self.client.complete(
+            ChatRequest(
+                model=model, messages=(ChatMessage(role="user", content=text),), max_tokens=100
+            )
+        )
+        return done.text, done.usage, done.latency_s
+
+    async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+        pool = request.pool
+        yield FusionStarted(
+            request_id=request.request_id, models=pool.models, judge=pool.judge, writer=pool.writer
+        )
+        answers = []
+        for model in pool.models:
+            yield MemberStarted(model=model)
+            text, usage, latency = await self._ask(model, request.question)
+            answer = PanelAnswer(
+                model=model, served_by=model, text=text, latency_s=latency, usage=usage
+            )
+            answers.append(answer)
+            yield MemberFinished(answer=answer)
+        yield PanelDone(answered=len(answers), failed=0)
+        if self.gate is not None:
+            await self.gate()
+        if self.fail_after_panel is not None:
+            raise self.fail_after_panel
+        yield JudgeStarted(model=pool.judge)
+        _, judge_usage, judge_s = await self._ask(pool.judge, "compare")
+        yield AnalysisReady(analysis=Analysis(consensus=("scattering",)))
+        yield WriterStarted(model=pool.writer)
+        text, writer_usage, writer_s = await self._ask(pool.writer, "fuse")
+        yield WriterDelta(text=text)
+        usage = judge_usage + writer_usage
+        for a in answers:
+            usage = usage + a.usage
+        yield Done(
+            result=FusionResult(
+                request_id=request.request_id,
+                question=request.question,
+                pool=pool.name,
+                answer=text,
+                analysis=Analysis(consensus=("scattering",)),
+                panel=tuple(answers),
+                judge=StageCall(
+                    model=pool.judge, served_by=pool.judge, latency_s=judge_s, usage=judge_usage
+                ),
+                writer=StageCall(
+                    model=pool.writer, served_by=pool.writer, latency_s=writer_s, usage=writer_usage
+                ),
+                latency=StageLatency(
+                    panel_s=0.01, judge_s=judge_s, writer_s=writer_s, total_s=0.02
+                ),
+                usage=usage,
+                degraded=False,
+            )
+        )
+
+
+@dataclass
+class RecordingResponder:
+    events: list[tuple[str, str]] = field(default_factory=list)
+    results: list[tuple[str, FusionResult, BudgetStatus | None]] = field(default_factory=list)
+    errors: list[tuple[str, FusionError]] = field(default_factory=list)
+    fail_results: int = 0
+    """Raise on this many ``on_result`` calls first (a crash while delivering)."""
+    fail_events: bool = False
+
+    async def on_event(self, job: FusionJob, event: FusionEvent) -> None:
+        if self.fail_events:
+            raise RuntimeError("chat API hiccup")
+        self.events.append((job.key, event.type))
+
+    async def on_result(
+        self, job: FusionJob, result: FusionResult, budget: BudgetStatus | None
+    ) -> None:
+        if self.fail_results:
+            self.fail_results -= 1
+            raise ConnectionError("crashed while posting")
+        self.results.append((job.key, result, budget))
+
+    async def on_error(self, job: FusionJob, error: FusionError) -> None:
+        self.errors.append((job.key, error))
+
+
+def quorum_error() -> QuorumError:
+    return QuorumError(1, 2, {"m/beta": "timed out"})
