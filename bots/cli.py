@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 # One line per command module; each defines ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("bots.commands.discord",)
+COMMAND_MODULES: tuple[str, ...] = ("bots.commands.discord", "bots.commands.slack")
 
 
 def _register_all() -> None:

@@ -1,0 +1,171 @@
+"""``fusion slack``: run the Slack app (the Procfile's ``web`` process).
+
+HTTP mode serves ``/slack/events`` (commands, events, buttons), ``/healthz`` and, with OAuth
+credentials, ``/slack/install`` + ``/slack/oauth_redirect`` on ``PORT``. With
+``SLACK_APP_TOKEN`` set it connects over Socket Mode instead (no public URL needed).
+
+Credentials pick the mode: ``SLACK_BOT_TOKEN`` for one workspace, or ``SLACK_CLIENT_ID`` +
+``SLACK_CLIENT_SECRET`` for many (each installation stored in ``SLACK_INSTALLATION_DB``).
+The process owns, in one ``AsyncExitStack``, Redis (``REDIS_URL`` or an embedded server), the
+model runtime, the budget store, the rate limiter, the saq queue, the service and the app; it
+also runs fusion jobs itself when there is no ``REDIS_URL`` (or with ``--worker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Annotated
+
+import typer
+from aiohttp import web
+
+from bots.settings import Settings
+from fusion_engine.errors import ConfigError, FusionError
+
+__all__ = ["register", "serve", "slack_credentials"]
+
+_NO_CREDENTIALS = (
+    "Slack is not configured. Create the app from slack_manifest.yml (api.slack.com/apps → "
+    "Create New App → From a manifest), then either set SLACK_BOT_TOKEN (one workspace) or "
+    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many workspaces), plus SLACK_SIGNING_SECRET. "
+    "See README.md, 'Slack'."
+)
+_NO_SIGNING_HELP = (
+    "SLACK_SIGNING_SECRET is not set. Copy it from your app's Basic Information → App "
+    "Credentials page, or set SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead."
+)
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    text = getter() if getter is not None else None
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
+    """``(signing_secret, bot_token, app_token)``; ``ConfigError`` says what is missing.
+
+    ``bot_token`` is ``None`` in OAuth (multi-workspace) mode."""
+    bot_token = _secret(settings.slack_bot_token)
+    app_token = _secret(settings.slack_app_token)
+    oauth = settings.slack_client_id and _secret(settings.slack_client_secret)
+    if bot_token is None and not oauth:
+        raise ConfigError(_NO_CREDENTIALS)
+    signing_secret = _secret(settings.slack_signing_secret)
+    if signing_secret is None and app_token is None:
+        raise ConfigError(_NO_SIGNING_HELP)
+    return signing_secret or "", None if oauth else bot_token, app_token
+
+
+async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> None:
+    """Run the Slack app until interrupted, with everything it owns."""
+    signing_secret, bot_token, app_token = slack_credentials(settings)
+    from adapters.slack import (
+        InstallationTokens,
+        SlackHandlers,
+        SlackResponder,
+        StaticToken,
+        TokenSource,
+        build_app,
+        open_oauth,
+        socket_mode,
+        web_app,
+    )
+    from bots.embedded_redis import EmbeddedRedis
+    from bots.wiring import Runtime
+    from fusion_engine.budget.redis_store import RedisBudgetStore
+    from fusion_engine.jobs.saq_queue import SaqJobQueue
+    from fusion_engine.jobs.worker import Worker
+    from fusion_engine.ratelimit import UserRateLimiter
+    from fusion_engine.redis_guard import connect_redis
+    from fusion_engine.service import FusionService
+
+    api_url = settings.slack_api_url
+    if run_worker is None:
+        run_worker = settings.redis_url is None
+    async with AsyncExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            url = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis")).url
+        runtime = await stack.enter_async_context(Runtime.open(settings))
+        config = runtime.config
+        redis = connect_redis(url)
+        stack.push_async_callback(redis.aclose)
+        budgets = RedisBudgetStore.from_defaults(redis, config.budgets)
+        queue = SaqJobQueue(connect_redis(url))
+        await queue.connect()
+        stack.push_async_callback(queue.aclose)
+        service = FusionService(
+            config=config,
+            engine=runtime.engine,
+            budgets=budgets,
+            queue=queue,
+            limiter=UserRateLimiter.on_redis(config.budgets.user_rate_limit, redis),
+        )
+        oauth_flow = None
+        tokens: TokenSource
+        if bot_token is None:
+            stores = await stack.enter_async_context(
+                open_oauth(
+                    client_id=settings.slack_client_id or "",
+                    client_secret=_secret(settings.slack_client_secret) or "",
+                    db_url=settings.slack_installation_db,
+                    api_url=api_url,
+                )
+            )
+            oauth_flow, tokens = stores.flow, InstallationTokens(stores.installations)
+        else:
+            tokens = StaticToken(bot_token)
+        responder = SlackResponder(tokens, redis, api_url=api_url)
+        handlers = SlackHandlers(service=service, config=config, redis=redis, responder=responder)
+        app = build_app(
+            handlers,
+            signing_secret=signing_secret,
+            api_url=api_url,
+            bot_token=bot_token,
+            oauth_flow=oauth_flow,
+        )
+        if run_worker:
+            worker = Worker(
+                engine=runtime.engine, budgets=budgets, responders={"slack": responder}, redis=redis
+            )
+            saq_worker = queue.worker(worker)
+            jobs = asyncio.create_task(saq_worker.start(), name="fusion-jobs")
+            stack.push_async_callback(saq_worker.stop)
+            stack.callback(jobs.cancel)
+        if app_token is not None:
+            await stack.enter_async_context(socket_mode(app, app_token=app_token, api_url=api_url))
+        else:
+            runner = web.AppRunner(web_app(app))
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, host, settings.port).start()
+        await asyncio.Event().wait()
+
+
+def slack_command(
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also run fusion jobs in this process (default: yes without REDIS_URL).",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to serve HTTP on (PORT sets the port).")
+    ] = "0.0.0.0",  # noqa: S104 - a web process must accept Slack's requests
+) -> None:
+    """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode)."""
+    try:
+        settings = Settings()
+        asyncio.run(serve(settings, run_worker=worker, host=host))
+    except FusionError as exc:
+        typer.echo(f"Error: {exc.user_message}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("slack")(slack_command)
