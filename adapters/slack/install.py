@@ -42,7 +42,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "im:write",
     "users:read",
 )
-"""Keep in step with ``slack_manifest.yml``."""
+"""Keep in step with ``slack_manifest.json``."""
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 

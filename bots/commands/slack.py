@@ -26,7 +26,7 @@ from fusion_engine.errors import ConfigError, FusionError
 __all__ = ["register", "serve", "slack_credentials"]
 
 _NO_CREDENTIALS = (
-    "Slack is not configured. Create the app from slack_manifest.yml (api.slack.com/apps → "
+    "Slack is not configured. Create the app from slack_manifest.json (api.slack.com/apps → "
     "Create New App → From a manifest), then either set SLACK_BOT_TOKEN (one workspace) or "
     "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many workspaces), plus SLACK_SIGNING_SECRET. "
     "See README.md, 'Slack'."
