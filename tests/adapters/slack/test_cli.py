@@ -32,7 +32,7 @@ def test_slack_command_is_registered() -> None:
 
 
 def test_no_credentials_says_where_to_start() -> None:
-    with pytest.raises(ConfigError, match=r"slack_manifest\.yml"):
+    with pytest.raises(ConfigError, match=r"slack_manifest\.json"):
         slack_credentials(_settings())
 
 
