@@ -95,9 +95,7 @@ def _label(member: PanelAnswer | PanelFailure) -> str:
     return label if len(label) <= BUTTON_LABEL_LIMIT else label[: BUTTON_LABEL_LIMIT - 1] + "…"
 
 
-def _embeds(
-    result: FusionResult, budget: BudgetStatus | None, notes: tuple[str, ...]
-) -> list[Payload]:
+def _embeds(result: FusionResult, budget: BudgetStatus | None) -> list[Payload]:
     color = _COLOR_DEGRADED if result.degraded else _COLOR_OK
     embeds: list[Payload] = []
     summary = "\n".join(_section_lines(summary_sections(result)))
@@ -107,7 +105,7 @@ def _embeds(
             embed["title"] = "How the models compared"
         embeds.append(embed)
     info = footer(result, budget)
-    lines = [*info.parts(), *(f"Degraded: {reason}" for reason in info.degraded_reasons), *notes]
+    lines = [*info.parts(), *(f"Degraded: {reason}" for reason in info.degraded_reasons)]
     for part in split_text("\n".join(lines), EMBED_DESCRIPTION_LIMIT):
         embeds.append({"description": part, "color": color})
     return embeds
@@ -144,14 +142,12 @@ def answer_payloads(
     result: FusionResult,
     budget: BudgetStatus | None,
     job_key: str,
-    *,
-    notes: tuple[str, ...] = (),
 ) -> list[Payload]:
     """The answer as messages: the first carries the buttons, the last ones the embeds."""
     chunks = split_text(result.answer, CONTENT_LIMIT) or ["(the writer returned no text)"]
     payloads = [_message(chunk, embeds=[], components=[]) for chunk in chunks]
     payloads[0]["components"] = _buttons(job_key, result)
-    groups = _pack_embeds(_embeds(result, budget, notes))
+    groups = _pack_embeds(_embeds(result, budget))
     payloads[-1]["embeds"] = groups[0]
     payloads.extend(_message("", embeds=group, components=[]) for group in groups[1:])
     return payloads
