@@ -156,3 +156,18 @@ async def test_fuse_inside_an_answer_thread_continues_it(
     assert job.reply.thread_id == thread_id
     assert [t.role for t in job.request.history] == ["user", "assistant"]
     assert len(fake_discord.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+
+
+async def test_gateway_identify_asks_for_no_privileged_intent(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    (identify,) = fake_discord.identifies
+    intents = identify["intents"]
+    members, presences, message_content = 1 << 1, 1 << 8, 1 << 15
+    assert intents & (members | presences | message_content) == 0
+    guild_messages, dm_messages = 1 << 9, 1 << 12
+    assert intents & guild_messages
+    assert intents & dm_messages
+    assert identify["token"] == "fake-token"
+    assert fake_discord.gateway_queries[0]["v"] == "10"
+    assert fake_discord.gateway_queries[0]["encoding"] == "json"
