@@ -21,10 +21,13 @@ queue (saq retries it) and another worker picks it up.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
-from saq import Queue
+import redis.exceptions
+import structlog
+from saq import Job, Queue
 from saq import Worker as SaqWorker
 from saq.queue.redis import RedisQueue
 from saq.types import Context
@@ -37,6 +40,48 @@ from fusion_engine.redis_guard import redis_unavailable
 __all__ = ["JOB_FUNCTION", "SaqJobQueue"]
 
 JOB_FUNCTION = "fusion"
+
+log = structlog.get_logger("fusion.queue")
+
+
+class _PatientRedisQueue(RedisQueue):
+    """saq's Redis queue, but a dequeue that finds Redis down waits (with backoff) instead of
+    failing at once: saq re-runs a failed dequeue immediately, which spins a CPU and floods the
+    log until Redis is back. Recovery is automatic: the connection pool reconnects."""
+
+    _backoff_s = 0.0
+
+    async def dequeue(
+        self,
+        timeout: float = 0.0,  # noqa: ASYNC109 - saq's signature
+        poll_interval: float = 0.0,
+    ) -> Job | None:
+        try:
+            job = await super().dequeue(timeout, poll_interval)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            self._backoff_s = min(max(0.25, self._backoff_s * 2), 15.0)
+            log.warning("redis unreachable; waiting to dequeue", retry_in_s=self._backoff_s)
+            await asyncio.sleep(self._backoff_s)
+            return None
+        self._backoff_s = 0.0
+        return job
+
+
+class _SaqWorker(SaqWorker[Context]):
+    """saq's worker, stopping promptly: its upkeep loops sleep up to ``worker_info`` seconds
+    between runs and ``stop`` waits for them, which wastes the platform's kill window. Upkeep
+    is cancelled first; job tasks still get the full grace period."""
+
+    _upkeep_tasks: list[asyncio.Task[None]]
+
+    async def upkeep(self) -> list[asyncio.Task[None]]:
+        self._upkeep_tasks = await super().upkeep()
+        return self._upkeep_tasks
+
+    async def stop(self) -> None:
+        for task in getattr(self, "_upkeep_tasks", []):
+            task.cancel()
+        await super().stop()
 
 
 class SaqJobQueue:
@@ -58,7 +103,7 @@ class SaqJobQueue:
         dedupe_ttl_s: int = DEDUPE_TTL_S,
     ) -> None:
         self._redis = redis
-        self.queue: Queue = RedisQueue(redis, name=name)
+        self.queue: Queue = _PatientRedisQueue(redis, name=name)
         self._job_options: dict[str, Any] = {
             "timeout": timeout_s,
             "heartbeat": heartbeat_s,
@@ -111,7 +156,7 @@ class SaqJobQueue:
             fusion_job = FusionJob.model_validate(job)
             await worker.run_job(fusion_job, heartbeat=heartbeat)
 
-        return SaqWorker[Context](
+        return _SaqWorker(
             self.queue,
             functions=[(JOB_FUNCTION, run)],
             concurrency=concurrency,

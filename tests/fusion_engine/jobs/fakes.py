@@ -4,6 +4,7 @@ be held at a gate after the panel (to kill or cancel a worker at a known point).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -140,6 +141,8 @@ class RecordingResponder:
     fail_results: int = 0
     """Raise on this many ``on_result`` calls first (a crash while delivering)."""
     fail_events: bool = False
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set whenever a result or an error is delivered."""
 
     async def on_event(self, job: FusionJob, event: FusionEvent) -> None:
         if self.fail_events:
@@ -153,9 +156,11 @@ class RecordingResponder:
             self.fail_results -= 1
             raise ConnectionError("crashed while posting")
         self.results.append((job.key, result, budget))
+        self.finished.set()
 
     async def on_error(self, job: FusionJob, error: FusionError) -> None:
         self.errors.append((job.key, error))
+        self.finished.set()
 
 
 def quorum_error() -> QuorumError:

@@ -1,0 +1,114 @@
+"""The saq queue on a real Redis: keys dedupe, jobs run once, SIGTERM hands jobs back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.jobs.saq_queue import SaqJobQueue
+from fusion_engine.jobs.worker import Worker
+from fusion_engine.redis_guard import connect_redis
+from tests.fusion_engine.jobs.fakes import FakeEngine, RecordingResponder, request
+
+REPLY = ReplyTarget(platform="discord", tenant="G1", channel_id="C1", user_id="U1")
+
+
+def job(key: str) -> FusionJob:
+    return FusionJob(key=key, request=request(), reply=REPLY, quote_micros=250_000)
+
+
+@pytest.fixture
+async def parts(
+    redis_server: EmbeddedRedis,
+) -> AsyncIterator[Callable[[], SaqJobQueue]]:
+    """Builds queues that each own a client (as separate processes would)."""
+    shared = connect_redis(redis_server.url)
+    await shared.flushdb()
+    made: list[SaqJobQueue] = []
+
+    def make() -> SaqJobQueue:
+        queue = SaqJobQueue(connect_redis(redis_server.url), retry_delay_s=0.0)
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        await queue.aclose()
+    await shared.aclose()
+
+
+def budgets_for(redis_server: EmbeddedRedis) -> RedisBudgetStore:
+    return RedisBudgetStore(
+        connect_redis(redis_server.url),
+        default_daily_micros=5_000_000,
+        default_monthly_micros=50_000_000,
+    )
+
+
+async def test_duplicate_keys_run_once(
+    parts: Callable[[], SaqJobQueue], redis_server: EmbeddedRedis
+) -> None:
+    queue = parts()
+    await queue.connect()
+    accepted = await asyncio.gather(*(queue.enqueue(job("Ev1")) for _ in range(5)))
+    assert sorted(accepted) == [False, False, False, False, True]
+    assert await queue.seen("Ev1")
+    budgets, responder = budgets_for(redis_server), RecordingResponder()
+    worker = Worker(
+        engine=FakeEngine(), budgets=budgets, responders={"discord": responder},
+        redis=connect_redis(redis_server.url),
+    )  # fmt: skip
+    saq_worker = queue.worker(worker, concurrency=2)
+    running = asyncio.create_task(saq_worker.start())
+    await responder.finished.wait()
+    assert await queue.enqueue(job("Ev1")) is False  # finished, still inside the dedupe window
+    await saq_worker.stop()
+    await running
+    assert len(responder.results) == 1
+    status = await budgets.status("G1")
+    assert status.daily_spent_micros == responder.results[0][1].cost_micros
+    assert status.held_micros == 0
+
+
+async def test_shutdown_hands_a_running_job_back_to_another_worker(
+    parts: Callable[[], SaqJobQueue], redis_server: EmbeddedRedis
+) -> None:
+    reached, never = asyncio.Event(), asyncio.Event()
+
+    async def gate() -> None:
+        reached.set()
+        await never.wait()
+
+    budgets, responder = budgets_for(redis_server), RecordingResponder()
+    first_queue, second_queue = parts(), parts()
+    await first_queue.connect()
+    await second_queue.connect()
+
+    def worker(engine: FakeEngine) -> Worker:
+        return Worker(
+            engine=engine, budgets=budgets, responders={"discord": responder},
+            redis=connect_redis(redis_server.url),
+        )  # fmt: skip
+
+    first = first_queue.worker(worker(FakeEngine(gate=gate)), shutdown_grace_s=0)
+    first_running = asyncio.create_task(first.start())
+    assert await first_queue.enqueue(job("Ev9"))
+    await reached.wait()
+    await first.stop()  # as on SIGTERM with the grace window spent: cancel and hand back
+    await first_running
+    assert responder.results == []
+    second = second_queue.worker(worker(FakeEngine()))
+    second_running = asyncio.create_task(second.start())
+    await responder.finished.wait()
+    await second.stop()
+    await second_running
+    [(_, result, _)] = responder.results
+    panel = sum(a.usage.cost_micros for a in result.answers)
+    status = await budgets.status("G1")
+    assert status.daily_spent_micros == result.cost_micros + panel  # both attempts, once
+    assert status.held_micros == 0
