@@ -21,7 +21,13 @@ from adapters.common import (
     split_text,
     summary_sections,
 )
-from adapters.slack.text import MARKDOWN_BLOCK_TOTAL, SECTION_TEXT_LIMIT, escape, split_escaped
+from adapters.slack.text import (
+    MARKDOWN_BLOCK_TOTAL,
+    MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+    escape,
+    split_escaped,
+)
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
 from fusion_engine.errors import FusionError
@@ -231,7 +237,10 @@ def analysis_message(analysis: Analysis | None, result: FusionResult) -> SlackMe
         ]
         for part in _split_plain("*Scores from the judge*\n" + "\n".join(rows), SECTION_TEXT_LIMIT):
             blocks.append(_mrkdwn(part))
-    return SlackMessage(text="The judge's analysis", blocks=blocks[:50])
+    if len(blocks) > MAX_BLOCKS:
+        hidden = len(blocks) - (MAX_BLOCKS - 1)
+        blocks = [*blocks[: MAX_BLOCKS - 1], _context(f"_{hidden} more blocks did not fit._")]
+    return SlackMessage(text="The judge's analysis", blocks=blocks)
 
 
 def error_message(
