@@ -17,6 +17,7 @@ Public API (everything else is private):
 - ``Coalescer(send, interval_s=1.0)``: at most one message edit per interval, the last state
   always delivered by ``flush()``.
 - ``short_model(slug)``, ``format_seconds(s)``: small display helpers.
+- ``FusionService`` / ``Accepted``: the Protocol of the service calls an adapter makes.
 
 All strings these return may contain model text: escape them in the adapter
 (see ``adapters.common.untrusted`` for the rules).
@@ -32,6 +33,7 @@ from adapters.common.commands import (
     parse_command,
 )
 from adapters.common.progress import MemberStatus, ProgressView
+from adapters.common.service import Accepted, FusionService
 from adapters.common.split import split_text
 from adapters.common.summary import (
     Footer,
@@ -46,6 +48,7 @@ from adapters.common.summary import (
 from adapters.common.throttle import Coalescer
 
 __all__ = [
+    "Accepted",
     "AskCommand",
     "BudgetCommand",
     "BudgetSetCommand",
@@ -53,6 +56,7 @@ __all__ = [
     "Command",
     "Footer",
     "FooterModel",
+    "FusionService",
     "HelpCommand",
     "MemberStatus",
     "PoolsCommand",
