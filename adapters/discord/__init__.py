@@ -13,7 +13,7 @@ Public API::
 
 from adapters.discord.bot import FusionBot, intents
 from adapters.discord.connection import point_at
-from adapters.discord.intake import FusionService, Intake
+from adapters.discord.intake import Intake
 from adapters.discord.responder import DiscordResponder, open_responder
 from adapters.discord.rest import DiscordRest
 from adapters.discord.store import DiscordStore
@@ -23,7 +23,6 @@ __all__ = [
     "DiscordRest",
     "DiscordStore",
     "FusionBot",
-    "FusionService",
     "Intake",
     "intents",
     "open_responder",

@@ -8,35 +8,14 @@ user's DM limits once (guarded by a Redis flag) before submitting.
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from adapters.common import Accepted, FusionService
 from adapters.discord.store import DiscordStore
-from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
 from fusion_engine.errors import RefusedError
 from fusion_engine.jobs.base import ReplyTarget
 from fusion_engine.request import ConversationTurn, FusionRequest
 
-__all__ = ["Accepted", "FusionService", "Intake", "tenant_for"]
-
-
-class Accepted(Protocol):
-    """What ``FusionService.submit`` returns, as far as Discord cares."""
-
-    @property
-    def duplicate(self) -> bool: ...
-
-
-class FusionService(Protocol):
-    """The slice of ``fusion_engine.service.FusionService`` the Discord adapter calls."""
-
-    async def submit(self, key: str, request: FusionRequest, reply: ReplyTarget) -> Accepted: ...
-
-    async def budget(self, tenant: str) -> BudgetStatus: ...
-
-    async def set_limits(
-        self, tenant: str, *, daily_usd: float, monthly_usd: float
-    ) -> BudgetStatus: ...
+__all__ = ["Intake", "tenant_for"]
 
 
 def tenant_for(guild_id: int | None, user_id: int) -> str:
