@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
+from adapters.common import FusionService
 from adapters.discord import DiscordResponder, DiscordRest, DiscordStore, FusionBot, Intake
 from adapters.discord.connection import point_at
 from fusion_engine.budget.base import BudgetStatus
@@ -31,6 +32,7 @@ from fusion_engine.result import (
     FusionResult,
     PanelAnswer,
     PanelFailure,
+    Quote,
     StageCall,
     StageLatency,
     Stance,
@@ -95,6 +97,7 @@ def budget_status(tenant: str, daily_usd: float = 5.0, monthly_usd: float = 50.0
 class Submitted:
     job: FusionJob
     duplicate: bool = False
+    quote: Quote = field(default_factory=lambda: Quote(micros=1000))
 
 
 @dataclass
@@ -194,15 +197,23 @@ class Running:
     task: asyncio.Task[None]
 
 
-async def start_bot(
-    fake: FakeDiscord, service: ScriptedService, store: DiscordStore, config: FusionConfig
-) -> Running:
+async def connect_bot(
+    service: FusionService, store: DiscordStore, config: FusionConfig
+) -> tuple[FusionBot, DiscordResponder, asyncio.Task[None]]:
+    """The real bot, logged in and ready against the fake, and a responder on its client."""
     bot = FusionBot(Intake(service, config, store), guild_ready_timeout=0.05)
     await bot.login("fake-token")
     task = asyncio.create_task(bot.connect(reconnect=False))
     async with asyncio.timeout(20):
         await bot.wait_until_ready()
     responder = DiscordResponder(DiscordRest(bot.http), store, min_edit_interval_s=0.0)
+    return bot, responder, task
+
+
+async def start_bot(
+    fake: FakeDiscord, service: ScriptedService, store: DiscordStore, config: FusionConfig
+) -> Running:
+    bot, responder, task = await connect_bot(service, store, config)
     service.responder = responder
     return Running(bot, service, responder, task)
 

@@ -4,14 +4,13 @@ engine is a scripted stand-in (quote + event stream) so these tests stay fast.""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
 
-from adapters.discord import DiscordResponder, DiscordRest, DiscordStore, FusionBot, Intake
+from adapters.discord import DiscordStore, FusionBot
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
 from fusion_engine.events import Done, FusionEvent, FusionStarted, MemberFinished
@@ -19,7 +18,7 @@ from fusion_engine.money import format_usd
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import Quote
-from tests.adapters.discord.conftest import make_result, question
+from tests.adapters.discord.conftest import connect_bot, make_result, question
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
 
 # The service and worker land in parallel with this adapter; skip cleanly until they do.
@@ -70,12 +69,7 @@ async def stack(
         queue=queue,
         limiter=UserRateLimiter.on_redis("2/minute", redis_client),
     )
-    bot = FusionBot(Intake(service, config, store), guild_ready_timeout=0.05)
-    await bot.login("fake-token")
-    task = asyncio.create_task(bot.connect(reconnect=False))
-    async with asyncio.timeout(20):
-        await bot.wait_until_ready()
-    responder = DiscordResponder(DiscordRest(bot.http), store, min_edit_interval_s=0.0)
+    bot, responder, task = await connect_bot(service, store, config)
     queue.worker = Worker(
         engine=engine, budgets=budgets, responders={"discord": responder}, redis=redis_client
     )
