@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -28,6 +28,7 @@ from adapters.common import (
     BudgetCommand,
     BudgetSetCommand,
     Command,
+    FusionService,
     HelpCommand,
     PoolsCommand,
     parse_command,
@@ -44,41 +45,17 @@ from adapters.slack.render import (
     refusal_text,
 )
 from adapters.slack.responder import SlackResponder
-from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
 from fusion_engine.errors import FusionError
 from fusion_engine.jobs.base import ReplyTarget
 from fusion_engine.money import MICROS_PER_USD
 from fusion_engine.request import ConversationTurn, FusionRequest
-from fusion_engine.result import Quote
 
-__all__ = ["Accepted", "FusionService", "SlackHandlers", "register", "tenant_of"]
+__all__ = ["SlackHandlers", "register", "tenant_of"]
 
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
-
-
-class Accepted(Protocol):
-    """What ``FusionService.submit`` returns, as far as Slack cares."""
-
-    @property
-    def quote(self) -> Quote: ...
-
-    @property
-    def duplicate(self) -> bool: ...
-
-
-class FusionService(Protocol):
-    """The slice of ``fusion_engine.service.FusionService`` the Slack adapter calls."""
-
-    async def submit(self, key: str, request: FusionRequest, reply: ReplyTarget) -> Accepted: ...
-
-    async def budget(self, tenant: str) -> BudgetStatus: ...
-
-    async def set_limits(
-        self, tenant: str, *, daily_usd: float, monthly_usd: float
-    ) -> BudgetStatus: ...
 
 
 def tenant_of(context: AsyncBoltContext) -> str:
