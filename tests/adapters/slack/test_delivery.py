@@ -169,3 +169,30 @@ async def test_buttons_rerun_and_show_the_analysis(slack: SlackHarness) -> None:
     await slack.action("fusion_rerun", "slack:cmd:unknown")
     await slack.fake.wait_for(lambda f: len(f.responses) == 3)
     assert "too old" in slack.fake.responses[2][1]["text"]
+
+
+async def test_slack_rate_limit_is_waited_out(slack: SlackHarness) -> None:
+    slack.fake.fail("chat.postMessage", "ratelimited", retry_after=0)
+    await slack.command("what is the answer?")
+    await slack.queue.join()
+    posts = slack.fake.of("chat.postMessage")
+    assert len(posts) == 5  # the 429, its retry, and three thread replies
+    assert posts[0].args["blocks"] == posts[1].args["blocks"]
+
+
+async def test_interrupted_delivery_resumes_without_duplicates(slack: SlackHarness) -> None:
+    """A worker that died after two thread replies: the re-run posts only what is missing."""
+    await slack.command("what is the answer?")
+    await slack.queue.join()
+    job = next(iter(slack.queue.jobs.values()))
+    key = f"fusion:slack:msg:{job.key}"
+    await slack.redis.hdel(key, "final")
+    await slack.redis.hset(key, "replies", "2")
+    before = len(slack.fake.of("chat.postMessage"))
+    result = slack.runner.make_result(job.request)
+    await slack.responder.on_result(job, result, None)
+    after = slack.fake.of("chat.postMessage")[before:]
+    assert len(after) == 1
+    assert "did not answer" in json.dumps(after[0].args["blocks"])
+    updates = slack.fake.of("chat.update")
+    assert updates[-1].args["ts"] == updates[0].args["ts"]
