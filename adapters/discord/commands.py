@@ -14,6 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.common import split_text
 from adapters.discord.intake import Intake
 from adapters.discord.render import CONTENT_LIMIT
 from fusion_engine.errors import InputError, RefusedError, UnavailableError
@@ -29,7 +30,8 @@ async def refuse(interaction: discord.Interaction[Any], message: str) -> None:
     """Replace the deferred public "thinking" message with a note only the asker sees."""
     with contextlib.suppress(discord.HTTPException):
         await interaction.delete_original_response()
-    await interaction.followup.send(message[:CONTENT_LIMIT], ephemeral=True, allowed_mentions=_NONE)
+    for part in split_text(message, CONTENT_LIMIT):
+        await interaction.followup.send(part, ephemeral=True, allowed_mentions=_NONE)
 
 
 def _can_manage(interaction: discord.Interaction[Any]) -> bool:

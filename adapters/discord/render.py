@@ -25,7 +25,7 @@ __all__ = [
     "NO_MENTIONS",
     "answer_payloads",
     "button_id",
-    "error_payload",
+    "error_payloads",
     "member_payloads",
     "notice_payload",
     "progress_payload",
@@ -67,10 +67,10 @@ def notice_payload(text: str, *, ephemeral: bool = False) -> Payload:
     return _message(text, flags=EPHEMERAL) if ephemeral else _message(text)
 
 
-def error_payload(error: FusionError) -> Payload:
-    return _message(
-        f"Sorry, I couldn't answer that: {error.user_message}", embeds=[], components=[]
-    )
+def error_payloads(error: FusionError) -> list[Payload]:
+    """Why there is no answer; long reasons (every model's failure) span several messages."""
+    text = f"Sorry, I couldn't answer that: {error.user_message}"
+    return [_message(part, embeds=[], components=[]) for part in split_text(text, CONTENT_LIMIT)]
 
 
 def _buttons(job_key: str, result: FusionResult) -> list[Payload]:

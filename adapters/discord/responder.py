@@ -25,7 +25,7 @@ from discord.utils import snowflake_time
 from adapters.common import Coalescer, ProgressView
 from adapters.discord.render import (
     answer_payloads,
-    error_payload,
+    error_payloads,
     member_payloads,
     notice_payload,
     progress_payload,
@@ -119,7 +119,10 @@ class DiscordResponder:
     async def on_error(self, job: FusionJob, error: FusionError) -> None:
         await self._forget(job)
         posted = await self._store.posted(job.key)
-        posted = await self._put_main(job, error_payload(error), posted, create=True)
+        payloads = error_payloads(error)
+        posted = await self._put_main(job, payloads[0], posted, create=True)
+        for index, payload in enumerate(payloads[1:]):
+            posted = await self._put_part(job, index, payload, posted)
         await self._save(job, posted.model_copy(update={"done": True}))
 
     # the main message ------------------------------------------------------------------------

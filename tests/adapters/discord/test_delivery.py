@@ -159,3 +159,19 @@ async def test_progress_edits_are_throttled(
     final = fake_discord.calls_to("PATCH", rf"{CHANNEL_POST}/\d+")[-1]
     assert final.json["content"] == ANSWER
     assert len(fake_discord.calls_to("PATCH", rf"{CHANNEL_POST}/\d+")) == 2
+
+
+async def test_a_long_failure_reason_is_split_not_cut(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    reasons = {f"vendor/model-{i}": f"HTTP 502: {'upstream exploded ' * 20}#{i}" for i in range(8)}
+    running.service.error = QuorumError(0, 3, reasons)
+    event = fake_discord.slash_command("fuse", question("q"))
+    await fake_discord.dispatch("INTERACTION_CREATE", event)
+    await running.service.wait_jobs()
+    parts = [fake_discord.original(event["token"])["content"]]
+    parts += [c.json["content"] for c in fake_discord.calls_to("POST", r"/webhooks/\d+/[^/]+")]
+    assert len(parts) > 1
+    assert all(len(p) <= 2000 for p in parts)
+    assert "".join(parts).endswith("#7)")
+    assert all(f"#{i}" in "".join(parts) for i in range(8))
