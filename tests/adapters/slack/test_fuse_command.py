@@ -87,3 +87,9 @@ async def test_bad_option_and_unknown_pool_are_refused(slack: SlackHarness) -> N
     assert "the limit is 8,000" in text
     assert slack.queue.jobs == {}
     assert slack.fake.of("chat.postMessage") == []
+
+
+async def test_health_endpoint(slack: SlackHarness) -> None:
+    response = await slack.http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
