@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _RESPONSE_URL_USES = 5
 _JOIN_ERRORS = frozenset({"not_in_channel"})
+_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 _FALLBACK_ERRORS = frozenset(
     {"not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"}
 )
@@ -163,9 +164,11 @@ class SlackResponder:
                 await client.chat_update(
                     channel=state["channel"], ts=state["ts"], text=msg.text, blocks=msg.blocks
                 )
+                return
             except SlackApiError as exc:
-                raise _unavailable(exc) from None
-            return
+                if _error(exc) not in _GONE_ERRORS:
+                    raise _unavailable(exc) from None
+                # Someone deleted the message: post the answer afresh rather than lose it.
         ts = await self._post_main(job, msg)
         if ts is None:
             await self._save(job, {"mode": "response_url", "job": job.model_dump_json()})

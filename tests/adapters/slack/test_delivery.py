@@ -196,3 +196,16 @@ async def test_interrupted_delivery_resumes_without_duplicates(slack: SlackHarne
     assert "did not answer" in json.dumps(after[0].args["blocks"])
     updates = slack.fake.of("chat.update")
     assert updates[-1].args["ts"] == updates[0].args["ts"]
+
+
+async def test_deleted_message_is_posted_again(slack: SlackHarness) -> None:
+    await slack.command("what is the answer?")
+    await slack.queue.join()
+    job = next(iter(slack.queue.jobs.values()))
+    await slack.redis.hdel(f"fusion:slack:msg:{job.key}", "final")
+    slack.fake.fail("chat.update", "message_not_found")
+    before = len(slack.fake.of("chat.postMessage"))
+    await slack.responder.on_result(job, slack.runner.make_result(job.request), None)
+    reposted = slack.fake.of("chat.postMessage")[before]
+    assert "Fused answer for" in reposted.args["text"]
+    assert "thread_ts" not in reposted.args
