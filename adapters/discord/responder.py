@@ -101,6 +101,8 @@ class DiscordResponder:
         await self._forget(job)
         await self._store.save_result(job.key, result)
         posted = await self._store.posted(job.key)
+        if posted.done:  # delivered before a crash, just not marked done by the worker
+            return
         payloads = answer_payloads(result, budget, job.key)
         posted = await self._put_main(job, payloads[0], posted, create=True)
         for index, payload in enumerate(payloads[1:]):
@@ -119,6 +121,8 @@ class DiscordResponder:
     async def on_error(self, job: FusionJob, error: FusionError) -> None:
         await self._forget(job)
         posted = await self._store.posted(job.key)
+        if posted.done:
+            return
         payloads = error_payloads(error)
         posted = await self._put_main(job, payloads[0], posted, create=True)
         for index, payload in enumerate(payloads[1:]):

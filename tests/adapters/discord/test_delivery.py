@@ -96,7 +96,7 @@ async def test_expired_and_no_send_permission_answers_by_dm(
 
 
 async def test_a_rerun_edits_instead_of_posting_again(
-    fake_discord: FakeDiscord, running: Running
+    fake_discord: FakeDiscord, running: Running, store: DiscordStore
 ) -> None:
     long_answer = "\n\n".join(f"Part {i}. " + "lorem ipsum " * 60 for i in range(12))
     result = make_result(long_answer)
@@ -108,8 +108,14 @@ async def test_a_rerun_edits_instead_of_posting_again(
     messages_before = len(fake_discord.state.messages)
 
     budget = await running.service.budget(job.reply.tenant)
+    calls_before = len(fake_discord.calls)
     await running.responder.on_result(job, result, budget)
+    assert len(fake_discord.calls) == calls_before, "already delivered: nothing at all"
 
+    # A crash after posting but before the responder marked the job done: edit, never repost.
+    posted = await store.posted(job.key)
+    await store.save_posted(job.key, posted.model_copy(update={"done": False}))
+    await running.responder.on_result(job, result, budget)
     assert [c for c in fake_discord.calls if c.method == "POST"] == posts_before
     assert len(fake_discord.state.messages) == messages_before
     assert fake_discord.calls_to("PATCH", r"/webhooks/\d+/[^/]+/messages/\d+"), "parts edited"
