@@ -179,6 +179,7 @@ class SlackResponder:
                     "mode": "message",
                     "channel": job.reply.channel_id or "",
                     "ts": ts,
+                    "replies": "0",
                     "job": job.model_dump_json(),
                 },
             )

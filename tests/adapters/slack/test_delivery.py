@@ -209,3 +209,7 @@ async def test_deleted_message_is_posted_again(slack: SlackHarness) -> None:
     reposted = slack.fake.of("chat.postMessage")[before]
     assert "Fused answer for" in reposted.args["text"]
     assert "thread_ts" not in reposted.args
+    replies = slack.fake.of("chat.postMessage")[before + 1 :]
+    assert len(replies) == 3
+    new_ts = await slack.redis.hget(f"fusion:slack:msg:{job.key}", "ts")
+    assert {r.args["thread_ts"] for r in replies} == {new_ts.decode()}
