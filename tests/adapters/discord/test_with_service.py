@@ -14,20 +14,15 @@ from adapters.discord import DiscordStore, FusionBot
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
 from fusion_engine.events import Done, FusionEvent, FusionStarted, MemberFinished
+from fusion_engine.jobs.memory import MemoryJobQueue
+from fusion_engine.jobs.worker import Worker
 from fusion_engine.money import format_usd
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import Quote
+from fusion_engine.service import FusionService
 from tests.adapters.discord.conftest import connect_bot, make_result, question
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
-
-# The service and worker land in parallel with this adapter; skip cleanly until they do.
-for _module in ("fusion_engine.service", "fusion_engine.jobs.worker", "fusion_engine.jobs.memory"):
-    pytest.importorskip(_module)
-
-from fusion_engine.jobs.memory import MemoryJobQueue  # noqa: E402
-from fusion_engine.jobs.worker import Worker  # noqa: E402
-from fusion_engine.service import FusionService  # noqa: E402
 
 QUOTE_MICROS = 40_000
 
