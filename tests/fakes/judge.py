@@ -1,0 +1,91 @@
+"""Helpers for fakes that play the judge (and route by role when one model plays several).
+
+The engine's prompts carry a marker on the first line of their system prompt
+(``fusion_engine.prompts.JUDGE_MARKER`` = ``[fusion:judge]`` and ``WRITER_MARKER`` =
+``[fusion:writer]``); ``is_judge_request`` and ``is_writer_request`` look for it in the
+messages, given as ``ChatMessage`` objects, plain dicts, or a whole OpenAI request body.
+``analysis_json_for`` reads the anonymous labels out of a judge prompt
+(``<answer label="A">`` …) and returns valid judge JSON about them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fusion_engine.llm.base import ChatMessage, ChatRequest
+from fusion_engine.prompts import JUDGE_MARKER, WRITER_MARKER
+
+__all__ = ["analysis_json_for", "is_judge_request", "is_writer_request", "labels_in"]
+
+_LABEL = re.compile(r'<answer label="([A-Z])">')
+
+Messages = ChatRequest | Mapping[str, Any] | Iterable[ChatMessage | Mapping[str, Any]]
+
+
+def _texts(messages: Messages) -> list[str]:
+    if isinstance(messages, ChatRequest):
+        items: Iterable[Any] = messages.messages
+    elif isinstance(messages, Mapping):
+        items = messages.get("messages") or []
+    else:
+        items = messages
+    out = []
+    for item in items:
+        content = item.content if isinstance(item, ChatMessage) else item.get("content")
+        out.append(content if isinstance(content, str) else "")
+    return out
+
+
+def _has(messages: Messages, marker: str) -> bool:
+    return any(marker in text for text in _texts(messages))
+
+
+def is_judge_request(messages: Messages) -> bool:
+    """True for the engine's judge calls (the judge system prompt's marker is present)."""
+    return _has(messages, JUDGE_MARKER)
+
+
+def is_writer_request(messages: Messages) -> bool:
+    """True for the engine's writer calls."""
+    return _has(messages, WRITER_MARKER)
+
+
+def labels_in(prompt_text: str) -> list[str]:
+    """The anonymous labels of the answers in a judge (or writer) prompt, in prompt order."""
+    return list(dict.fromkeys(_LABEL.findall(prompt_text)))
+
+
+def analysis_json_for(prompt_text: str) -> str:
+    """Valid judge JSON covering every label in ``prompt_text``: consensus, one contradiction
+    (first label against the rest), one unique insight (from the last label), and scores."""
+    labels = labels_in(prompt_text) or ["A"]
+    reply = {
+        "consensus": ["The answers agree on the main point."],
+        "contradictions": [
+            {
+                "topic": "the details",
+                "stances": [
+                    {"answer": label, "position": "says yes" if i == 0 else "says no"}
+                    for i, label in enumerate(labels)
+                ],
+            }
+        ],
+        "partial_coverage": ["Only some answers mention the edge cases."],
+        "unique_insights": [{"answer": labels[-1], "insight": "A point only this answer made."}],
+        "blind_spots": ["None of the answers covers the cost."],
+        "scores": [
+            {
+                "answer": label,
+                "accuracy": 8,
+                "depth": 7,
+                "completeness": 7,
+                "clarity": 9,
+                "relevance": 9,
+            }
+            for label in labels
+        ],
+    }
+    return json.dumps(reply)
