@@ -23,20 +23,30 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from discord.utils import time_snowflake
 
-__all__ = ["FakeDiscord", "RestCall", "ScriptedFailure"]
+from tests.fakes.discord_events import (
+    APP_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    OWNER_ID,
+    USER_ID,
+    DiscordPayloads,
+    now_iso,
+    user_payload,
+)
+
+__all__ = [
+    "APP_ID",
+    "BOT_ID",
+    "CHANNEL_ID",
+    "GUILD_ID",
+    "USER_ID",
+    "FakeDiscord",
+    "RestCall",
+    "ScriptedFailure",
+]
 
 JSON = dict[str, Any]
-
-APP_ID = "900000000000000001"
-BOT_ID = "900000000000000001"
-GUILD_ID = "910000000000000001"
-CHANNEL_ID = "920000000000000001"
-USER_ID = "930000000000000001"
-OWNER_ID = "930000000000000002"
-
-ALL_PERMISSIONS = str((1 << 50) - 1)
-MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x10000 | 0x800000000 | 0x4000000000)
-MANAGE_GUILD = 0x20
 
 
 @dataclass(frozen=True)
@@ -68,22 +78,7 @@ class _State:
     threads: dict[str, JSON] = field(default_factory=dict)
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def user_payload(user_id: str, name: str, *, bot: bool = False) -> JSON:
-    return {
-        "id": user_id,
-        "username": name,
-        "global_name": name,
-        "discriminator": "0",
-        "avatar": None,
-        "bot": bot,
-    }
-
-
-class FakeDiscord:
+class FakeDiscord(DiscordPayloads):
     """One fake Discord: an app/bot user, one guild with one text channel, REST + gateway."""
 
     def __init__(self) -> None:
@@ -227,152 +222,6 @@ class FakeDiscord:
         self._sockets.add(ws)
         self.ready.set()
 
-    def guild(self) -> JSON:
-        return {
-            "id": GUILD_ID,
-            "name": "Test guild",
-            "icon": None,
-            "owner_id": OWNER_ID,
-            "unavailable": False,
-            "member_count": 3,
-            "large": False,
-            "features": [],
-            "emojis": [],
-            "stickers": [],
-            "roles": [
-                {
-                    "id": GUILD_ID,
-                    "name": "@everyone",
-                    "permissions": MEMBER_PERMISSIONS,
-                    "position": 0,
-                    "color": 0,
-                    "hoist": False,
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                },
-            ],
-            "channels": [
-                {
-                    "id": CHANNEL_ID,
-                    "type": 0,
-                    "name": "general",
-                    "position": 0,
-                    "guild_id": GUILD_ID,
-                    "permission_overwrites": [],
-                    "nsfw": False,
-                },
-            ],
-            "members": [self.member(self.bot_user)],
-            "threads": list(self.state.threads.values()),
-            "voice_states": [],
-            "presences": [],
-            "stage_instances": [],
-            "guild_scheduled_events": [],
-            "soundboard_sounds": [],
-            "premium_tier": 0,
-            "preferred_locale": "en-US",
-        }
-
-    def member(self, user: JSON, *, permissions: str | None = None) -> JSON:
-        data: JSON = {
-            "user": user,
-            "roles": [],
-            "joined_at": _now_iso(),
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "pending": False,
-        }
-        if permissions is not None:
-            data["permissions"] = permissions
-        return data
-
-    # event builders ------------------------------------------------------------------------
-
-    def slash_command(
-        self,
-        name: str,
-        options: list[JSON],
-        *,
-        at: datetime | None = None,
-        dm: bool = False,
-        manage_guild: bool = False,
-        subcommand: str | None = None,
-        autocomplete: bool = False,
-        thread_id: str | None = None,
-    ) -> JSON:
-        """An ``INTERACTION_CREATE`` for an application command (or its autocomplete)."""
-        if subcommand is not None:
-            options = [{"name": subcommand, "type": 1, "options": options}]
-        data: JSON = {
-            "id": self.snowflake(at),
-            "application_id": APP_ID,
-            "type": 4 if autocomplete else 2,
-            "data": {"id": "1", "name": name, "type": 1, "options": options},
-            "channel_id": CHANNEL_ID,
-            "token": f"tok-{next(self._ids)}",
-            "version": 1,
-            "locale": "en-US",
-            "app_permissions": ALL_PERMISSIONS,
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": GUILD_ID},
-            "attachment_size_limit": 8_388_608,
-            "context": 1 if dm else 0,
-        }
-        if dm:
-            data["channel"] = {"id": "940000000000000001", "type": 1, "recipients": [self.user]}
-            data["channel_id"] = data["channel"]["id"]
-            data["user"] = self.user
-        else:
-            perms = str(int(MEMBER_PERMISSIONS) | (MANAGE_GUILD if manage_guild else 0))
-            data["guild_id"] = GUILD_ID
-            data["guild_locale"] = "en-US"
-            data["channel"] = {
-                "id": CHANNEL_ID,
-                "type": 0,
-                "name": "general",
-                "guild_id": GUILD_ID,
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-            }
-            data["member"] = self.member(self.user, permissions=perms)
-            if thread_id is not None:
-                data["channel_id"] = thread_id
-                data["channel"] = {**self.state.threads[thread_id]}
-        return data
-
-    def button_click(self, custom_id: str, message_id: str) -> JSON:
-        """An ``INTERACTION_CREATE`` for a click on a button of a message we stored."""
-        data = self.slash_command("unused", [])
-        data["type"] = 3
-        data["data"] = {"custom_id": custom_id, "component_type": 2}
-        data["message"] = self.state.messages[message_id]
-        return data
-
-    def mention(self, text: str, *, channel_id: str = CHANNEL_ID) -> JSON:
-        """A ``MESSAGE_CREATE`` in which the user @-mentions the bot."""
-        return {
-            "id": self.snowflake(),
-            "channel_id": channel_id,
-            "guild_id": GUILD_ID,
-            "author": self.user,
-            "member": {k: v for k, v in self.member(self.user).items() if k != "user"},
-            "content": f"<@{BOT_ID}> {text}",
-            "timestamp": _now_iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [self.bot_user],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
-        }
-
     # REST ----------------------------------------------------------------------------------
 
     async def _rest(self, request: web.Request) -> web.Response:
@@ -485,7 +334,7 @@ class FakeDiscord:
             "mention_everyone": False,
             "pinned": False,
             "tts": False,
-            "timestamp": _now_iso(),
+            "timestamp": now_iso(),
             "edited_timestamp": None,
             "type": 0,
             "flags": body.get("flags") or 0,
@@ -501,7 +350,7 @@ class FakeDiscord:
         for key in ("content", "embeds", "components", "flags"):
             if key in body:
                 message[key] = body[key] if body[key] is not None else message[key]
-        message["edited_timestamp"] = _now_iso()
+        message["edited_timestamp"] = now_iso()
         return 200, message
 
     def _callback(
@@ -606,7 +455,7 @@ class FakeDiscord:
             "thread_metadata": {
                 "archived": False,
                 "auto_archive_duration": 1440,
-                "archive_timestamp": _now_iso(),
+                "archive_timestamp": now_iso(),
                 "locked": False,
             },
         }
@@ -624,3 +473,9 @@ class FakeDiscord:
 
     def messages_in(self, channel_id: str) -> list[JSON]:
         return [m for m in self.state.messages.values() if m["channel_id"] == channel_id]
+
+    def _threads(self) -> dict[str, JSON]:
+        return self.state.threads
+
+    def _stored_message(self, message_id: str) -> JSON:
+        return self.state.messages[message_id]
