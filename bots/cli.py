@@ -18,7 +18,11 @@ app = typer.Typer(
 )
 
 # One line per command module; each defines ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("bots.commands.discord", "bots.commands.slack")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bots.commands.discord",
+    "bots.commands.slack",
+    "bots.commands.eval",
+)
 
 
 def _register_all() -> None:

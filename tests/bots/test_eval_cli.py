@@ -38,6 +38,8 @@ def _text(body: dict[str, Any]) -> str:
         return _verdict(prompt)
     if body["model"] == WRITER:
         return "FUSED: the sky is blue because of Rayleigh scattering, as all agree."
+    if body["model"] in PANEL:
+        return "Scattering of sunlight by the air."
     return _text_for(body)
 
 
@@ -87,11 +89,11 @@ async def test_eval_writes_a_report_where_the_fused_answer_wins(
     assert report["spent_micros"] == report["recorded_micros"]
     assert (out / "win_rates.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Pairwise test" in (out / "report.md").read_text()
-    # Judges saw anonymous answers only.
-    for request in eval_server.requests:
-        text = json.dumps(request.body)
-        if "## Answer 1" in text:
-            assert not any(model in text for model in PANEL)
+    # 2 questions × (3 self + 3 independent comparisons) × 2 orders, all anonymous.
+    judged = [json.dumps(r.body["messages"]) for r in eval_server.requests]
+    judged = [text for text in judged if "## Answer 1" in text]
+    assert len(judged) == 2 * 6 * 2
+    assert not any(model in text for text in judged for model in PANEL)
 
 
 async def test_a_second_run_resumes_from_the_cache(
