@@ -18,6 +18,10 @@ from pydantic import SecretStr
 from bots.commands.slack import serve
 from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.config import BudgetDefaults
+from fusion_engine.money import format_usd
+from fusion_engine.redis_guard import connect_redis
 from tests.bots.conftest import PANEL, model_server, pool_file  # noqa: F401
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
@@ -26,10 +30,12 @@ from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
 async def test_fusion_slack_end_to_end_over_socket_mode(
     fake_slack: FakeSlack,
     redis_server: EmbeddedRedis,
+    redis_client: object,
     model_server: FakeModelServer,  # noqa: F811
     pool_file: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    """``redis_client`` is asked for so the database starts empty."""
     settings = Settings.model_validate(
         {
             "openrouter_api_key": SecretStr("test-key"),
@@ -80,3 +86,12 @@ async def test_fusion_slack_end_to_end_over_socket_mode(
     assert len(replies) == len(PANEL)
     assert len({r.args["thread_ts"] for r in replies}) == 1
     assert fake_slack.responses == []
+
+    redis = connect_redis(redis_server.url)
+    try:
+        status = await RedisBudgetStore.from_defaults(redis, BudgetDefaults()).status(f"|{TEAM_ID}")
+    finally:
+        await redis.aclose()
+    assert status.held_micros == 0
+    assert status.daily_spent_micros > 0
+    assert format_usd(status.remaining_micros) in blocks
