@@ -1,0 +1,76 @@
+"""Process wiring: the resources one Fusion process owns, opened and closed in one place.
+
+``Runtime`` is the single owner of the shared ``httpx.AsyncClient`` (one connection pool for
+every model call and the price lookups), the model client stack, the price source, the pool
+config, and the engine built from them. Open it with ``async with Runtime.open(settings)``;
+everything is closed, in reverse order, when the block ends, even on error.
+
+To add a resource (a Redis connection, a budget store), give ``Runtime`` a field with a default
+of ``None`` and open it in ``open`` on the same ``AsyncExitStack`` so it closes with the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from bots.settings import Settings
+from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.engine import FusionEngine
+from fusion_engine.http import new_http_client
+from fusion_engine.llm.base import ModelClient, PriceSource
+from fusion_engine.llm.openai_compat import OpenAICompatClient
+from fusion_engine.llm.pricing import ModelsPriceSource
+from fusion_engine.llm.retry import RetryingClient
+
+__all__ = ["Runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a process needs to run fusions, valid only inside ``Runtime.open``."""
+
+    settings: Settings
+    config: FusionConfig
+    http: httpx.AsyncClient
+    client: ModelClient
+    """The model client every stage calls: retries around the OpenAI-compatible client."""
+    prices: PriceSource
+    engine: FusionEngine
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        config: FusionConfig | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> AsyncIterator[Runtime]:
+        """Open the process resources.
+
+        Raises ``ConfigError`` (how to fix it in the message) when the API key is missing or
+        the pool file is wrong, before anything is opened. ``config`` skips loading the pool
+        file again when the caller already has it; ``http`` lends an existing client (the
+        caller keeps ownership of it).
+        """
+        api_key = settings.require_openrouter_key().get_secret_value()
+        if config is None:
+            config = load_config(settings.fusion_config)
+        async with AsyncExitStack() as stack:
+            if http is None:
+                http = await stack.enter_async_context(new_http_client())
+            base_url = settings.openrouter_base_url
+            client = RetryingClient(OpenAICompatClient(http, base_url=base_url, api_key=api_key))
+            prices = ModelsPriceSource(http, base_url=base_url, api_key=api_key)
+            yield cls(
+                settings=settings,
+                config=config,
+                http=http,
+                client=client,
+                prices=prices,
+                engine=FusionEngine(client, prices),
+            )
