@@ -41,8 +41,14 @@ def write_chart(report: EvalReport, path: Path) -> Path:
         rows: list[RateSummary] = [section.overall, *section.per_model]
         y = positions + (i - (len(tests) - 1) / 2) * height
         rates = [r.win_rate if r.win_rate is not None else np.nan for r in rows]
-        low = [r.win_rate - r.ci.low if r.win_rate is not None and r.ci else 0.0 for r in rows]
-        high = [r.ci.high - r.win_rate if r.win_rate is not None and r.ci else 0.0 for r in rows]
+        low = [
+            max(0.0, r.win_rate - r.ci.low) if r.win_rate is not None and r.ci else 0.0
+            for r in rows
+        ]
+        high = [
+            max(0.0, r.ci.high - r.win_rate) if r.win_rate is not None and r.ci else 0.0
+            for r in rows
+        ]
         axes.barh(
             y,
             rates,

@@ -60,7 +60,8 @@ def wilson(successes: float, n: int, z: float = Z_95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(low=max(0.0, centre - half), high=min(1.0, centre + half))
+    # Rounding can put a bound a hair past p itself at 0% or 100%; the interval must contain p.
+    return Interval(low=max(0.0, min(p, centre - half)), high=min(1.0, max(p, centre + half)))
 
 
 def score(comparison: Comparison) -> float | None:
