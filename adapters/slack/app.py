@@ -35,6 +35,8 @@ from adapters.common import (
 )
 from adapters.slack.keys import SEEN_TTL_S, seen_key
 from adapters.slack.render import (
+    ANSWER_PREFIX,
+    PART_PREFIX,
     RERUN_ACTION,
     SHOW_ANALYSIS_ACTION,
     accepted_text,
@@ -55,6 +57,7 @@ __all__ = ["SlackHandlers", "register", "tenant_of"]
 
 log = logging.getLogger(__name__)
 
+_ANSWER_TEXTS = (ANSWER_PREFIX, PART_PREFIX)
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 
 
@@ -200,6 +203,8 @@ class SlackHandlers:
             if message.get("ts") == current_ts:
                 continue
             from_bot = bool(message.get("bot_id")) or message.get("user") == bot_user_id
+            if from_bot and not str(message.get("text", "")).startswith(_ANSWER_TEXTS):
+                continue  # progress, per-model answers, notes: not part of the conversation
             text = _message_text(message) if from_bot else _strip_mentions(message.get("text", ""))
             if text.strip():
                 turns.append(

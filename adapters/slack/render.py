@@ -35,6 +35,8 @@ from fusion_engine.money import format_usd
 from fusion_engine.result import Analysis, FusionResult, PanelAnswer, PanelFailure, Quote
 
 __all__ = [
+    "ANSWER_PREFIX",
+    "PART_PREFIX",
     "RERUN_ACTION",
     "SHOW_ANALYSIS_ACTION",
     "SlackMessage",
@@ -52,6 +54,10 @@ __all__ = [
 
 Block = dict[str, Any]
 
+ANSWER_PREFIX = "Fused answer for"
+"""Starts the notification text of a fused answer (how a thread's history finds them)."""
+PART_PREFIX = "Answer part"
+"""Starts the text of an answer's continuation parts."""
 RERUN_ACTION = "fusion_rerun"
 SHOW_ANALYSIS_ACTION = "fusion_show_analysis"
 _SUMMARY_ITEMS = 4
@@ -194,11 +200,9 @@ def final_messages(
     blocks.append(_context(_footer_text(footer(result, budget))))
     if buttons:
         blocks.append(_buttons(job_key, result.analysis is not None))
-    main = SlackMessage(
-        text=_notification(user_id, result.question, "Fused answer for"), blocks=blocks
-    )
+    main = SlackMessage(text=_notification(user_id, result.question, ANSWER_PREFIX), blocks=blocks)
     rest = [
-        SlackMessage(text=f"Answer part {i}", blocks=[_markdown(p)])
+        SlackMessage(text=f"{PART_PREFIX} {i}", blocks=[_markdown(p)])
         for i, p in enumerate(parts[1:], 2)
     ]
     return main, rest

@@ -88,8 +88,14 @@ async def test_follow_up_in_thread_carries_the_conversation(slack: SlackHarness)
         {
             "ts": "200.000002",
             "bot_id": "B0001",
-            "text": "Fused answer for",
+            "text": "Fused answer for <@U1>: first question?",
             "blocks": [{"type": "markdown", "text": "The earlier answer &amp; more."}],
+        },
+        {
+            "ts": "200.000004",
+            "bot_id": "B0001",
+            "text": "alpha's answer",
+            "blocks": [{"type": "markdown", "text": "One model's own answer."}],
         },
         {"ts": "200.000003", "user": "U1", "text": "<@UBOT> and why?"},
     ]
