@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bots.commands.discord",
     "bots.commands.slack",
     "bots.commands.eval",
+    "bots.commands.ask",
+    "bots.commands.pools",
 )
 
 

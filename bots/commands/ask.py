@@ -1,0 +1,167 @@
+"""``fusion ask``: fuse one question from the terminal, with live progress.
+
+Every way this command can fail on purpose ends the same way: one line on stderr and an exit
+code a script can branch on, never a traceback. Exit 2 means the input or usage was wrong
+(nothing was sent to any model); exit 1 means something failed at run time (configuration,
+missing key, too few models answered, an endpoint down). Bugs still raise, so they are seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from typer._click.core import Context
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand
+
+from bots.settings import Settings
+from bots.terminal import ProgressView, make_console, render_result
+from bots.wiring import Runtime
+from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.errors import ConfigError, FusionError, InputError
+from fusion_engine.events import Done
+from fusion_engine.request import FusionRequest, validate_question
+from fusion_engine.result import FusionResult
+
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_RUNTIME",
+    "OneLineErrorsCommand",
+    "cli_errors",
+    "load_settings",
+    "register",
+]
+
+EXIT_RUNTIME = 1
+EXIT_INPUT = 2
+_EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"Error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(code)
+
+
+class OneLineErrorsCommand(TyperCommand):
+    """A command whose usage errors (unknown flag, missing argument) are one stderr line."""
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            _fail(f"{exc.format_message()} (see `{ctx.command_path} --help`)", EXIT_INPUT)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn deliberate Fusion errors into one stderr line and the matching exit code."""
+    try:
+        yield
+    except InputError as exc:
+        _fail(exc.user_message, EXIT_INPUT)
+    except FusionError as exc:
+        _fail(exc.user_message, EXIT_RUNTIME)
+    except KeyboardInterrupt:
+        _fail("interrupted", _EXIT_INTERRUPTED)
+
+
+def load_settings() -> Settings:
+    """Read the process settings; a malformed variable becomes a ``ConfigError``."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"Bad environment settings: {problems}.") from None
+
+
+def _read_question(words: list[str]) -> str:
+    if words == ["-"]:
+        return sys.stdin.read()
+    return " ".join(words)
+
+
+def _split_models(models: str) -> tuple[str, ...]:
+    return tuple(m for m in models.split(","))
+
+
+def build_request(
+    config: FusionConfig,
+    question: str,
+    *,
+    pool: str | None,
+    models: str | None,
+    judge: str | None,
+    writer: str | None,
+) -> FusionRequest:
+    """Validate everything the user typed; ``InputError`` before anything is called."""
+    if pool is not None and models is not None:
+        raise InputError("Use --pool or --models, not both (--models keeps the default knobs).")
+    spec = config.resolve(
+        pool,
+        models=_split_models(models) if models is not None else None,
+        judge=judge,
+        writer=writer,
+    )
+    return FusionRequest.create(question, spec, tenant="cli")
+
+
+async def _fuse(
+    settings: Settings, config: FusionConfig, request: FusionRequest, *, as_json: bool
+) -> FusionResult:
+    progress = make_console(sys.stderr if as_json else sys.stdout)
+    result: FusionResult | None = None
+    async with Runtime.open(settings, config=config) as rt:
+        with ProgressView(progress) as view:
+            async for event in rt.engine.run(request):
+                view.handle(event)
+                if isinstance(event, Done):
+                    result = event.result
+    if result is None:  # pragma: no cover - the engine contract says Done comes last
+        raise RuntimeError("the fusion ended without a result")
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.flush()
+    else:
+        render_result(progress, result, answer_printed=view.answer_printed)
+    return result
+
+
+def ask(
+    question: Annotated[
+        list[str],
+        typer.Argument(help="The question (quote it, or several words); '-' reads stdin."),
+    ],
+    pool: Annotated[
+        str | None, typer.Option("--pool", "-p", help="Pool to ask (see `fusion pools`).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option("--models", "-m", help="Comma-separated panel, e.g. 'a/x,b/y,c/z'."),
+    ] = None,
+    judge: Annotated[str | None, typer.Option(help="Judge model slug.")] = None,
+    writer: Annotated[str | None, typer.Option(help="Writer model slug.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout, nothing else.")
+    ] = False,
+) -> None:
+    """Ask a pool of models, compare their answers, and print one fused answer."""
+    with cli_errors():
+        text = validate_question(_read_question(question))
+        settings = load_settings()
+        config = load_config(settings.fusion_config)
+        request = build_request(config, text, pool=pool, models=models, judge=judge, writer=writer)
+        settings.require_openrouter_key()
+        asyncio.run(_fuse(settings, config, request, as_json=as_json))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fusion ask`` to the CLI."""
+    app.command("ask", cls=OneLineErrorsCommand)(ask)

@@ -1,0 +1,89 @@
+"""``fusion pools``: what each pool asks, how it waits, and what a typical question costs.
+
+The cost is the engine's own quote (the same upper estimate a budget reserves) for a question
+of about sixty words, priced from the endpoint's ``/models`` list. Without an API key, or when
+the price list cannot be fetched, the pools are still listed, with the cost left unknown and a
+one-line note on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.settings import Settings
+from bots.terminal import make_console, render_pools
+from bots.wiring import Runtime
+from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.errors import ConfigError, UnavailableError
+from fusion_engine.request import FusionRequest
+from fusion_engine.result import Quote
+
+__all__ = ["TYPICAL_QUESTION", "quote_pools", "register"]
+
+TYPICAL_QUESTION = (
+    "Our team runs a Python web service on Postgres that now handles about two thousand "
+    "requests per second at peak. Reads dominate, but a few write-heavy endpoints lock hot rows. "
+    "Should we add a read replica, introduce a cache such as Redis, or partition the busiest "
+    "tables first? Compare cost, operational risk, and how each choice changes failure modes."
+)
+"""About sixty words: the question whose quoted cost ``fusion pools`` shows."""
+
+
+async def quote_pools(runtime: Runtime) -> dict[str, Quote]:
+    """The quote for ``TYPICAL_QUESTION`` in every pool of ``runtime.config``."""
+    names = list(runtime.config.pools)
+    quotes = await asyncio.gather(
+        *(
+            runtime.engine.quote(FusionRequest.create(TYPICAL_QUESTION, runtime.config.pool(n)))
+            for n in names
+        )
+    )
+    return dict(zip(names, quotes, strict=True))
+
+
+async def _quotes(settings: Settings, config: FusionConfig) -> dict[str, Quote]:
+    async with Runtime.open(settings, config=config) as rt:
+        return await quote_pools(rt)
+
+
+def _as_json(config: FusionConfig, quotes: dict[str, Quote]) -> str:
+    pools: list[dict[str, Any]] = []
+    for name, spec in config.pools.items():
+        quote = quotes.get(name)
+        pools.append(
+            spec.model_dump(mode="json")
+            | {
+                "default": name == config.default_pool,
+                "typical_quote": None if quote is None else quote.model_dump(mode="json"),
+            }
+        )
+    return json.dumps({"default_pool": config.default_pool, "pools": pools}, indent=2)
+
+
+def pools(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the pools as JSON.")] = False,
+) -> None:
+    """List the pools (default marked), their models and knobs, and a typical question's cost."""
+    with cli_errors():
+        settings = load_settings()
+        config = load_config(settings.fusion_config)
+        quotes: dict[str, Quote] = {}
+        try:
+            quotes = asyncio.run(_quotes(settings, config))
+        except (ConfigError, UnavailableError) as exc:
+            typer.echo(f"Note: costs unknown: {' '.join(exc.user_message.split())}", err=True)
+        if as_json:
+            sys.stdout.write(_as_json(config, quotes) + "\n")
+        else:
+            render_pools(make_console(sys.stdout), config, dict(quotes))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fusion pools`` to the CLI."""
+    app.command("pools", cls=OneLineErrorsCommand)(pools)
