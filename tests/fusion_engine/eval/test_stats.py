@@ -42,11 +42,11 @@ def test_wilson_interval_on_known_inputs(successes: float, n: int, low: float, h
     assert ci.high == pytest.approx(high, abs=1e-4)
 
 
-@pytest.mark.parametrize("n", range(1, 200))
-def test_wilson_always_contains_the_rate(n: int) -> None:
-    for successes in (0, n / 2, n):
-        ci = wilson(successes, n)
-        assert 0.0 <= ci.low <= successes / n <= ci.high <= 1.0
+def test_wilson_always_contains_the_rate() -> None:
+    for n in range(1, 200):
+        for successes in (0, n / 2, n):
+            ci = wilson(successes, n)
+            assert 0.0 <= ci.low <= successes / n <= ci.high <= 1.0, (successes, n)
 
 
 def test_wilson_with_no_data_is_the_whole_range() -> None:
