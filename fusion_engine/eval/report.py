@@ -35,10 +35,11 @@ overall row also has a 95% cluster-bootstrap interval that resamples whole quest
 2,000 resamples), since the comparisons of one question share its fused answer. **Length
 ratio** is fused words / panel-answer words (median). **Length-controlled win rate**: a logistic
 regression of the score on log(length ratio), with a weak ridge penalty, read at ratio 1, with a
-Wald 95% interval; *slope* > 0 means the judges favoured the longer answer. LLM judges are known
-to prefer longer answers and their own; compare the self-preference and independent columns, and
-the raw and length-controlled rates, before trusting either. A fused answer can also reveal its
-origin (e.g. "the models agree…"), which anonymization cannot hide."""
+Wald 95% interval; *slope* > 0 means the judges favoured the longer answer; "–" where lengths
+barely varied or there were fewer than 5 comparisons (length cannot then be separated out).
+LLM judges are known to prefer longer answers and their own; compare the self-preference and
+independent columns, and the raw and length-controlled rates, before trusting either. A fused
+answer can also reveal its origin (e.g. "the models agree…"), which anonymization cannot hide."""
 
 
 class TestReport(BaseModel):
