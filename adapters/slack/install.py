@@ -22,7 +22,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.slack.responder import new_web_client
@@ -47,7 +47,7 @@ BOT_SCOPES: tuple[str, ...] = (
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
-def async_db_url(url: str) -> str:
+def async_db_url(url: str) -> URL:
     """The async-driver form of a database URL (``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``)."""
     try:
         parsed = make_url(url)
@@ -61,7 +61,7 @@ def async_db_url(url: str) -> str:
         parsed = parsed.set(drivername=driver)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return parsed.render_as_string(hide_password=False)
+    return parsed
 
 
 @dataclass(frozen=True)

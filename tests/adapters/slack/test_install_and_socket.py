@@ -7,10 +7,13 @@ import urllib.parse
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from adapters.slack import InstallationTokens, build_app, open_oauth, socket_mode, web_app
+from adapters.slack.install import async_db_url
+from fusion_engine.errors import ConfigError
 from tests.adapters.slack.harness import (
     SIGNING_SECRET,
     ScriptedRunner,
@@ -121,3 +124,15 @@ async def test_socket_mode_acks_a_slash_command(
     assert fake_slack.of("apps.connections.open")[0].token == "xapp-test"
     assert list(queue.jobs) == ["slack:cmd:tr-sock"]
     assert fake_slack.of("chat.postMessage")
+
+
+def test_database_urls_get_async_drivers(tmp_path: Path) -> None:
+    url = async_db_url(f"sqlite:///{tmp_path}/sub/installs.db")
+    assert (url.drivername, url.database) == ("sqlite+aiosqlite", f"{tmp_path}/sub/installs.db")
+    assert (tmp_path / "sub").is_dir()
+    pg = async_db_url("postgresql://u:p@db/fusion")
+    assert pg.render_as_string(hide_password=False) == "postgresql+asyncpg://u:p@db/fusion"
+    memory = async_db_url("sqlite+aiosqlite:///:memory:")
+    assert (memory.drivername, memory.database) == ("sqlite+aiosqlite", ":memory:")
+    with pytest.raises(ConfigError, match="not a database URL"):
+        async_db_url("::nonsense::")
