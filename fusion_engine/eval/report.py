@@ -17,7 +17,7 @@ from fusion_engine.eval.runner import EvalRun
 from fusion_engine.eval.stats import RateSummary, summarize
 from fusion_engine.money import format_usd
 
-__all__ = ["AnswerLength", "EvalReport", "TestReport", "build_report", "render_markdown"]
+__all__ = ["AnswerLength", "EvalReport", "EvalSection", "build_report", "render_markdown"]
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -42,7 +42,7 @@ independent columns, and the raw and length-controlled rates, before trusting ei
 answer can also reveal its origin (e.g. "the models agree…"), which anonymization cannot hide."""
 
 
-class TestReport(BaseModel):
+class EvalSection(BaseModel):
     model_config = _FROZEN
 
     overall: RateSummary
@@ -88,18 +88,18 @@ class EvalReport(BaseModel):
     """Wall time of this invocation."""
     recorded_question_s: float
     """Sum of per-question wall times of every reported question, fresh or cached."""
-    tests: dict[TestName, TestReport]
+    tests: dict[TestName, EvalSection]
     lengths: tuple[AnswerLength, ...]
     method: str = METHOD
 
 
-def _test(comparisons: list[Comparison], panel: tuple[str, ...], test: TestName) -> TestReport:
+def _test(comparisons: list[Comparison], panel: tuple[str, ...], test: TestName) -> EvalSection:
     mine = [c for c in comparisons if c.test == test]
     per_judge: tuple[RateSummary, ...] = ()
     if test == "pairwise":
         judges = dict.fromkeys(c.judge for c in mine)
         per_judge = tuple(summarize(j, [c for c in mine if c.judge == j]) for j in judges)
-    return TestReport(
+    return EvalSection(
         overall=summarize("overall", mine, bootstrap=True),
         per_model=tuple(summarize(m, [c for c in mine if c.model == m]) for m in panel),
         per_judge=per_judge,
@@ -127,7 +127,7 @@ def build_report(run: EvalRun, *, now: datetime | None = None) -> EvalReport:
     order = {q.id: i for i, q in enumerate(run.questions)}
     records = sorted(run.records, key=lambda r: order.get(r.question_id, len(order)))
     comparisons = [c for r in records for c in r.comparisons]
-    tests: dict[TestName, TestReport] = {
+    tests: dict[TestName, EvalSection] = {
         "pairwise": _test(comparisons, plan.pool.models, "pairwise")
     }
     if plan.self_preference:
