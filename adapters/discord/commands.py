@@ -9,6 +9,7 @@ the asker, and nothing is charged. The answer itself arrives through ``DiscordRe
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 import discord
@@ -22,6 +23,7 @@ from fusion_engine.money import format_usd
 
 __all__ = ["add_commands", "refuse"]
 
+_log = logging.getLogger(__name__)
 _NONE = discord.AllowedMentions.none()
 _REFUSALS = (InputError, RefusedError, UnavailableError)
 
@@ -127,3 +129,17 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
         )
 
     tree.add_command(budget)
+
+    @tree.error
+    async def on_error(
+        interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """A bug must not leave the user looking at "thinking" forever."""
+        _log.error(
+            "/%s failed", interaction.command.name if interaction.command else "?", exc_info=error
+        )
+        message = "Something went wrong on my side. Please try again in a minute."
+        if interaction.response.is_done():
+            await refuse(interaction, message)
+        else:
+            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=_NONE)

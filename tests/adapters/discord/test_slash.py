@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from adapters.discord.render import BUTTON_ID
 from fusion_engine.errors import BudgetExceeded, RateLimited
 from tests.adapters.discord.conftest import Running, question
@@ -171,3 +173,15 @@ async def test_gateway_identify_asks_for_no_privileged_intent(
     assert identify["token"] == "fake-token"
     assert fake_discord.gateway_queries[0]["v"] == "10"
     assert fake_discord.gateway_queries[0]["encoding"] == "json"
+
+
+async def test_an_unexpected_failure_still_answers_the_user(
+    fake_discord: FakeDiscord, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    running.service.refuse = RuntimeError("a bug")  # type: ignore[assignment]
+    event = fake_discord.slash_command("fuse", question("q"))
+    await fake_discord.dispatch("INTERACTION_CREATE", event)
+    (followup,) = await fake_discord.wait_for_call("POST", rf"/webhooks/\d+/{event['token']}")
+    assert followup.json["flags"] & 64
+    assert "Something went wrong" in followup.json["content"]
+    assert "/fuse failed" in caplog.text
