@@ -44,8 +44,12 @@ __all__ = ["ProgressView", "make_console", "render_pools", "render_result", "saf
 _ESCAPE_SEQUENCES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, colours, clear screen
     r"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC: window title, hyperlinks
-    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|\x1b[@-Z\\^_]"  # other two-byte escapes
 )
+_COMPLETE_ESCAPE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\^_])"
+)
+_MAX_HELD = 64
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -90,6 +94,7 @@ class ProgressView:
         self.streamed_answer = False
         """True while fused-answer text is being streamed (the line is still open)."""
         self.answer_printed = False
+        self._held = ""
         """True once the fused answer was streamed in full; ``render_result`` need not repeat it."""
 
     def __enter__(self) -> ProgressView:
@@ -103,8 +108,7 @@ class ProgressView:
     ) -> None:
         self._stop_live()
         if self.streamed_answer:
-            self._console.out("")
-            self.streamed_answer = False
+            self._end_stream()
 
     def handle(self, event: FusionEvent) -> None:
         """Render one event."""
@@ -149,14 +153,28 @@ class ProgressView:
                     Text.assemble(("Fused answer", "bold"), f" (writer {safe_text(model)}):")
                 )
             case WriterDelta(text=text):
-                self._console.out(safe_text(text), end="")
-                self.streamed_answer = True
+                self._stream(text)
             case Done():
                 self._stop_live()
                 if self.streamed_answer:
-                    self._console.out("")
-                    self.streamed_answer = False
+                    self._end_stream()
                     self.answer_printed = True
+
+    def _stream(self, text: str) -> None:
+        """Print a piece of the answer, holding back an escape sequence cut in two by the
+        stream so that its tail is stripped with it instead of printed as stray characters."""
+        text = self._held + text
+        self._held = ""
+        cut = text.rfind("\x1b")
+        if cut != -1 and len(text) - cut < _MAX_HELD and not _COMPLETE_ESCAPE.match(text, cut):
+            text, self._held = text[:cut], text[cut:]
+        self._console.out(safe_text(text), end="")
+        self.streamed_answer = True
+
+    def _end_stream(self) -> None:
+        self._console.out(safe_text(self._held))
+        self._held = ""
+        self.streamed_answer = False
 
     def _line(self, text: Text) -> None:
         if self._live is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from bots.terminal import ProgressView, make_console, render_pools, render_result, safe_text
 from fusion_engine.config import load_config
+from fusion_engine.events import WriterDelta
 from fusion_engine.result import Quote
 from tests.bots.samples import sample_events, sample_result
 
@@ -106,3 +107,21 @@ def test_pools_show_default_knobs_and_quotes() -> None:
     assert "up to $0.0020" in out
     assert "unknown (no prices available)" in out
     assert "google/gemini-3.1-pro-preview (fallback google/gemini-2.5-pro)" in out
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["ab\x1b[", "2Jcd"],
+        ["ab\x1b", "[31mcd"],
+        ["ab\x1b]0;ti", "tle\x07cd"],
+        ["ab", "cd\x1b"],
+    ],
+    ids=["csi", "esc-alone", "osc", "trailing-esc"],
+)
+def test_escape_sequence_split_across_stream_pieces_is_stripped(pieces: list[str]) -> None:
+    buf = io.StringIO()
+    with ProgressView(make_console(buf)) as view:
+        for piece in pieces:
+            view.handle(WriterDelta(text=piece))
+    assert buf.getvalue() == "abcd\n"
