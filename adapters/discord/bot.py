@@ -26,6 +26,7 @@ __all__ = ["FusionBot", "intents"]
 _log = logging.getLogger(__name__)
 _NONE = discord.AllowedMentions.none()
 _THINKING = "Thinking… (asking the panel)"
+_BROKEN = "Something went wrong on my side. Please try again in a minute."
 
 
 def intents() -> discord.Intents:
@@ -92,6 +93,11 @@ class FusionBot(discord.Client):
                 await placeholder.edit(content=text, allowed_mentions=_NONE)
             else:
                 await message.author.send(text, allowed_mentions=_NONE)
+            return
+        except Exception:
+            _log.exception("mention %s could not be submitted", message.id)
+            if placeholder is not None:
+                await placeholder.edit(content=_BROKEN, allowed_mentions=_NONE)
             return
         if accepted.duplicate and placeholder is not None:
             # A re-delivered event: the first placeholder carries the answer.

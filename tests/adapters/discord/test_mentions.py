@@ -108,3 +108,12 @@ async def test_a_redelivered_mention_is_answered_once(
     (left,) = [m for m in fake_discord.messages_in(CHANNEL_ID) if m["id"] == job.reply.message_id]
     assert left["content"] == ANSWER
     assert len(fake_discord.messages_in(CHANNEL_ID)) == 1, "the second placeholder is gone"
+
+
+async def test_an_unexpected_failure_replaces_the_placeholder(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    running.service.refuse = RuntimeError("a bug")  # type: ignore[assignment]
+    await fake_discord.dispatch("MESSAGE_CREATE", fake_discord.mention("q"))
+    (edit,) = await fake_discord.wait_for_call("PATCH", rf"{CHANNEL_POST}/\d+")
+    assert edit.json["content"].startswith("Something went wrong")
