@@ -2,12 +2,13 @@
 
 The real ``discord.py`` client talks to it unchanged (``adapters.discord.point_at`` redirects
 ``Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY``). The gateway speaks Discord's protocol
-in plain JSON text frames (discord.py asks for ``compress=zlib-stream`` but only inflates binary
-frames, so uncompressed text is accepted as Discord itself may send it): HELLO (op 10), IDENTIFY (op 2) → READY + GUILD_CREATE, heartbeats
-(op 1 → op 11), then whatever ``INTERACTION_CREATE`` / ``MESSAGE_CREATE`` dispatches a test
-sends. Every REST call is recorded (method, path, query, JSON body) so tests can assert on
-``allowed_mentions``, ephemeral ``flags``, which endpoint answered, and in which order. Tests
-script failures with ``fail(...)`` (403 Missing Permissions, 401 Invalid Webhook Token…).
+in plain JSON text frames (discord.py asks for ``compress=zlib-stream`` but only inflates
+binary frames, so uncompressed text is accepted): HELLO (op 10), IDENTIFY (op 2) → READY +
+GUILD_CREATE, heartbeats (op 1 → op 11), then whatever ``INTERACTION_CREATE`` /
+``MESSAGE_CREATE`` dispatches a test sends. Every REST call is recorded (method, path, query,
+JSON body) so tests can assert on ``allowed_mentions``, ephemeral ``flags``, which endpoint
+answered, and in which order. Tests script failures with ``fail(...)`` (403 Missing
+Permissions, 401 Invalid Webhook Token…).
 """
 
 from __future__ import annotations
