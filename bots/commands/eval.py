@@ -59,6 +59,7 @@ def build_plan(
     models: str | None,
     judges: str | None,
     max_usd: float | None,
+    parallel: int = 1,
 ) -> EvalPlan:
     """Validate the options into a plan; ``InputError`` before anything is called."""
     if pool is not None and models is not None:
@@ -77,7 +78,7 @@ def build_plan(
         cap = usd_to_micros(max_usd) if max_usd is not None else None
     except ValueError:
         raise InputError(f"--max-usd must be a positive amount, got {max_usd!r}.") from None
-    return EvalPlan(pool=spec, judges=chosen, max_micros=cap)
+    return EvalPlan(pool=spec, judges=chosen, max_micros=cap, parallel_questions=parallel)
 
 
 class EvalProgressView:
@@ -209,12 +210,17 @@ def eval_command(
         float | None, typer.Option("--max-usd", help="Stop before spending more than this.")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    parallel: Annotated[
+        int, typer.Option(min=1, max=32, help="Questions fused and judged at the same time.")
+    ] = 4,
 ) -> None:
     """Measure whether the fused answer beats each panel model's own answer."""
     with cli_errors():
         settings = load_settings()
         config = load_config(settings.fusion_config)
-        plan = build_plan(config, pool=pool, models=models, judges=judges, max_usd=max_usd)
+        plan = build_plan(
+            config, pool=pool, models=models, judges=judges, max_usd=max_usd, parallel=parallel
+        )
         items = load_questions(questions)[:limit]
         out_dir = out or _default_out(plan.pool)
         settings.require_openrouter_key()

@@ -52,15 +52,27 @@ async def estimate_call_micros(
 
 @dataclass
 class CostCap:
-    """Running spend of one eval invocation against an optional cap (micro-dollars)."""
+    """Running spend of one eval invocation against an optional cap (micro-dollars).
+
+    Questions running at the same time each hold a reservation of their quote until they end,
+    so a new question starts only if it fits beside everything that might still be spent."""
 
     max_micros: int | None = None
     spent_micros: int = 0
+    reserved_micros: int = 0
     unpriced: set[str] = field(default_factory=set)
 
     def fits(self, quote_micros: int) -> bool:
         """Whether a step quoted at ``quote_micros`` can run without passing the cap."""
-        return self.max_micros is None or self.spent_micros + quote_micros <= self.max_micros
+        if self.max_micros is None:
+            return True
+        return self.spent_micros + self.reserved_micros + quote_micros <= self.max_micros
+
+    def reserve(self, micros: int) -> None:
+        self.reserved_micros += micros
+
+    def release(self, micros: int) -> None:
+        self.reserved_micros -= micros
 
     def charge(self, micros: int) -> None:
         self.spent_micros += micros

@@ -4,7 +4,10 @@ Per question, in order: read it back from the resume cache if it is there; other
 fusion (``Fuser.quote``) plus every judge call it will need (answers assumed at their token caps,
 so the quote is an upper bound) and stop cleanly, skipping the rest, when that quote would take
 this run past ``max_micros``; otherwise fuse, run the comparisons concurrently (bounded), save
-the record, and report progress with the running cost.
+the record, and report progress with the running cost. Up to ``parallel_questions`` questions
+run at once, started in order; each holds a reservation of its whole quote until it ends, and a
+question that does not fit beside them waits for them to finish before the cap decides, so the
+cap means the same thing at any parallelism.
 
 A fusion that fails on purpose (``FusionError``, e.g. too few panel answers) is recorded as a
 failed question and the eval goes on; it is not cached, so a rerun tries it again. Its actual
@@ -81,6 +84,8 @@ class EvalPlan:
     max_micros: int | None = None
     concurrency: int = 8
     """Comparisons judged at the same time within one question."""
+    parallel_questions: int = 1
+    """Questions fused and judged at the same time."""
 
     @property
     def cache_key(self) -> str:
@@ -186,7 +191,14 @@ class _Runner:
             judging += one
         return fusion.micros, judging
 
-    async def question(self, item: EvalQuestion) -> None:
+    async def schedule(
+        self,
+        item: EvalQuestion,
+        group: asyncio.TaskGroup,
+        slots: asyncio.Semaphore,
+        running: set[asyncio.Task[None]],
+    ) -> None:
+        """Settle ``item`` from the cache or the cap, or start it once a slot is free."""
         plan, run = self.run.plan, self.run
         cached = self.cache.load(item)
         if cached is not None:
@@ -198,10 +210,19 @@ class _Runner:
             run.skipped_ids.append(item.id)
             self.emit("skipped", item.id)
             return
-        request = FusionRequest.create(item.question, plan.pool, tenant="eval")
-        fusion_quote, judging_quote = await self.quote(request)
-        quote = fusion_quote + judging_quote
+        await slots.acquire()
+        try:
+            request = FusionRequest.create(item.question, plan.pool, tenant="eval")
+            fusion_quote, judging_quote = await self.quote(request)
+            quote = fusion_quote + judging_quote
+            if not self.cap.fits(quote) and running:
+                # Running questions hold their whole quote; what they leave may make room.
+                await asyncio.wait(set(running))
+        except BaseException:
+            slots.release()
+            raise
         if not self.cap.fits(quote):
+            slots.release()
             run.stopped_reason = (
                 f"stopped before question {item.id}: its quote of {format_usd(quote)} would "
                 f"pass the {format_usd(plan.max_micros or 0)} cap with "
@@ -211,29 +232,47 @@ class _Runner:
             run.skipped_ids.append(item.id)
             self.emit("skipped", item.id)
             return
-        started = time.monotonic()
-        self.emit("fusing", item.id)
+        self.cap.reserve(quote)
+        task = group.create_task(self.execute(item, request, fusion_quote, quote, slots))
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    async def execute(
+        self,
+        item: EvalQuestion,
+        request: FusionRequest,
+        fusion_quote: int,
+        quote: int,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        """Fuse, judge, and save one question; its reservation and slot are freed at the end."""
         try:
-            fusion = await self.fuser.fuse(request)
-        except FusionError as exc:
-            # What a failed fusion spent is not reported back, so its quote is charged instead.
-            self.cap.charge(fusion_quote)
-            run.failed[item.id] = exc.user_message
-            self.emit("failed", item.id)
-            return
-        self.cap.charge(fusion.cost_micros)
-        comparisons = await self.compare(item, fusion)
-        record = QuestionRecord(
-            question_id=item.id,
-            question=item.question,
-            cache_key=self.cache.key,
-            fusion=fusion,
-            comparisons=comparisons,
-            elapsed_s=time.monotonic() - started,
-        )
-        self.cache.save(record, item)
-        run.records.append(record)
-        self.emit("done", item.id)
+            started = time.monotonic()
+            self.emit("fusing", item.id)
+            try:
+                fusion = await self.fuser.fuse(request)
+            except FusionError as exc:
+                # What a failed fusion spent is not reported back, so its quote is charged.
+                self.cap.charge(fusion_quote)
+                self.run.failed[item.id] = exc.user_message
+                self.emit("failed", item.id)
+                return
+            self.cap.charge(fusion.cost_micros)
+            comparisons = await self.compare(item, fusion)
+            record = QuestionRecord(
+                question_id=item.id,
+                question=item.question,
+                cache_key=self.cache.key,
+                fusion=fusion,
+                comparisons=comparisons,
+                elapsed_s=time.monotonic() - started,
+            )
+            self.cache.save(record, item)
+            self.run.records.append(record)
+            self.emit("done", item.id)
+        finally:
+            self.cap.release(quote)
+            slots.release()
 
     async def compare(self, item: EvalQuestion, fusion: FusionResult) -> tuple[Comparison, ...]:
         pool = self.run.plan.pool
@@ -279,13 +318,18 @@ async def run_eval(
 
     Finished questions are cached under ``out_dir`` (see ``cache``), keyed by the plan."""
     run = EvalRun(plan=plan, questions=tuple(questions))
+    order = {q.id: i for i, q in enumerate(run.questions)}
     cache = ResultCache(out_dir, plan.cache_key)
     runner = _Runner(fuser, PairJudge(client, prices), run, cache, on_progress)
     started = time.monotonic()
+    slots = asyncio.Semaphore(max(1, plan.parallel_questions))
+    running: set[asyncio.Task[None]] = set()
     try:
-        for item in run.questions:
-            await runner.question(item)
+        async with asyncio.TaskGroup() as group:
+            for item in run.questions:
+                await runner.schedule(item, group, slots, running)
     finally:
+        run.records.sort(key=lambda r: order[r.question_id])
         run.spent_micros = runner.cap.spent_micros
         run.elapsed_s = time.monotonic() - started
         run.unpriced = tuple(sorted(runner.cap.unpriced))

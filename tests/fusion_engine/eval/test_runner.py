@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from fusion_engine.eval.runner import EvalRun
 from fusion_engine.llm.base import ChatRequest
 from fusion_engine.llm.function import FunctionModelClient, Responder
 from fusion_engine.pools import PoolSpec
+from fusion_engine.request import FusionRequest
+from fusion_engine.result import FusionResult
 
 from .helpers import JUDGES, POOL, PRICES, FakeFuser, always_first, answers_in, prefers
 
@@ -98,9 +101,10 @@ async def test_costs_are_charged_and_reported_as_progress(tmp_path: Path) -> Non
     assert any(p.phase == "compared" for p in progress)
 
 
+@pytest.mark.parametrize("parallel", [1, 3])
 @pytest.mark.parametrize("runs", [1, 2])
 async def test_budget_cap_stops_cleanly_before_a_question_that_would_pass_it(
-    tmp_path: Path, runs: int
+    tmp_path: Path, runs: int, parallel: int
 ) -> None:
     probe, _, _ = await _run(tmp_path / "probe", prefers("FUSED"))
     actual = probe.records[0].cost_micros
@@ -108,7 +112,7 @@ async def test_budget_cap_stops_cleanly_before_a_question_that_would_pass_it(
     assert actual < quote
     # After ``runs`` questions, the spend plus the next quote passes the cap.
     cap = quote + (runs - 1) * actual + actual // 2
-    plan = EvalPlan(pool=POOL, judges=JUDGES, max_micros=cap)
+    plan = EvalPlan(pool=POOL, judges=JUDGES, max_micros=cap, parallel_questions=parallel)
     run, fuser, _ = await _run(tmp_path / "capped", prefers("FUSED"), plan=plan)
     assert run.spent_micros <= cap
     assert [r.question_id for r in run.records] == [q.id for q in QUESTIONS[:runs]]
@@ -151,8 +155,9 @@ async def test_resume_continues_an_interrupted_eval(tmp_path: Path) -> None:
             raise Interrupted
         return False
 
-    with pytest.raises(Interrupted):
+    with pytest.raises(ExceptionGroup) as caught:
         await _run(tmp_path, prefers("FUSED"), fuser=FakeFuser(fail=fail_on_q1))
+    assert caught.group_contains(Interrupted)
     resumed, fuser, _ = await _run(tmp_path, prefers("FUSED"))
     assert resumed.cached_ids == ["q0"]
     assert fuser.fused == ["Question number 1?", "Question number 2?"]
@@ -200,3 +205,23 @@ async def test_an_unreadable_cache_file_is_recomputed(tmp_path: Path) -> None:
     assert run.cached_ids == ["q0", "q2"]
     assert fuser.fused == ["Question number 1?"]
     assert not list((tmp_path / "cache").glob("*/.tmp-*"))
+
+
+async def test_questions_run_in_parallel_and_are_reported_in_order(tmp_path: Path) -> None:
+    in_flight = 0
+    all_started = asyncio.Event()
+
+    class GatedFuser(FakeFuser):
+        async def fuse(self, request: FusionRequest) -> FusionResult:
+            nonlocal in_flight
+            in_flight += 1
+            if in_flight == len(QUESTIONS):
+                all_started.set()
+            await all_started.wait()  # only returns if every question is in flight at once
+            return await super().fuse(request)
+
+    plan = EvalPlan(pool=POOL, judges=JUDGES, parallel_questions=len(QUESTIONS))
+    async with asyncio.timeout(30):
+        run, _, _ = await _run(tmp_path, prefers("FUSED"), fuser=GatedFuser(), plan=plan)
+    assert [r.question_id for r in run.records] == ["q0", "q1", "q2"]
+    assert all(c.outcome == "win" for r in run.records for c in r.comparisons)
