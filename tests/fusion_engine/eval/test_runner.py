@@ -12,7 +12,7 @@ from fusion_engine.llm.base import ChatRequest
 from fusion_engine.llm.function import FunctionModelClient, Responder
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import FusionResult
+from fusion_engine.result import FusionResult, PanelFailure
 
 from .helpers import JUDGES, POOL, PRICES, FakeFuser, always_first, answers_in, prefers
 
@@ -225,3 +225,27 @@ async def test_questions_run_in_parallel_and_are_reported_in_order(tmp_path: Pat
         run, _, _ = await _run(tmp_path, prefers("FUSED"), fuser=GatedFuser(), plan=plan)
     assert [r.question_id for r in run.records] == ["q0", "q1", "q2"]
     assert all(c.outcome == "win" for r in run.records for c in r.comparisons)
+
+
+async def test_missing_answers_are_not_compared_and_fallbacks_judge_themselves(
+    tmp_path: Path,
+) -> None:
+    pool = POOL.model_copy(update={"fallbacks": {"p/alpha": ("p/alpha-fb",)}})
+
+    class DegradedFuser(FakeFuser):
+        async def fuse(self, request: FusionRequest) -> FusionResult:
+            result = await super().fuse(request)
+            alpha = result.answers[0].model_copy(update={"served_by": "p/alpha-fb"})
+            beta = PanelFailure(
+                model="p/beta", reason="timed out", error_kind="timeout", latency_s=1.0
+            )
+            return result.model_copy(update={"panel": (alpha, beta), "degraded": True})
+
+    plan = EvalPlan(pool=pool, judges=JUDGES)
+    run, _, _ = await _run(tmp_path, prefers("FUSED"), fuser=DegradedFuser(), plan=plan)
+    pairs = {(c.test, c.judge, c.model) for c in run.records[0].comparisons}
+    assert pairs == {
+        ("self_preference", "p/alpha-fb", "p/alpha"),
+        ("pairwise", "j/one", "p/alpha"),
+        ("pairwise", "j/two", "p/alpha"),
+    }
