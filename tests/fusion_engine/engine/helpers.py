@@ -25,7 +25,8 @@ Handler = Callable[[ChatRequest], Reply]
 
 
 def make_pool(models: tuple[str, ...] = MODELS, **overrides: Any) -> PoolSpec:
-    return PoolSpec(name="test", models=models, judge=JUDGE, writer=WRITER, **overrides)
+    fields: dict[str, Any] = {"judge": JUDGE, "writer": WRITER} | overrides
+    return PoolSpec(name="test", models=models, **fields)
 
 
 def make_request(

@@ -6,15 +6,16 @@ import asyncio
 
 import pytest
 
+from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import (
     ModelConnectionError,
     ModelHTTPError,
-    ModelOutputError,
     ModelTimeout,
     QuorumError,
 )
 from fusion_engine.events import MemberFailed, MemberFinished
-from fusion_engine.llm.base import ChatRequest, Completion, Usage
+from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
+from fusion_engine.llm.function import StaticPrices
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer, PanelFailure
 
@@ -227,15 +228,12 @@ async def test_empty_answer_that_cost_money_is_counted() -> None:
     inner = models.client
 
     class Passthrough:
-        calls = inner.calls
-
-        async def complete(self, request: ChatRequest, on_text=None) -> Completion:  # type: ignore[no-untyped-def]
+        async def complete(
+            self, request: ChatRequest, on_text: TextSink | None = None
+        ) -> Completion:
             if request.model == "m/a":
                 return costly_empty
             return await inner.complete(request, on_text)
-
-    from fusion_engine.engine import FusionEngine
-    from fusion_engine.llm.function import StaticPrices
 
     engine = FusionEngine(Passthrough(), StaticPrices({}))
     result = await engine.fuse(make_request())
