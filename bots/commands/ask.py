@@ -3,7 +3,11 @@
 Every way this command can fail on purpose ends the same way: one line on stderr and an exit
 code a script can branch on, never a traceback. Exit 2 means the input or usage was wrong
 (nothing was sent to any model); exit 1 means something failed at run time (configuration,
-missing key, too few models answered, an endpoint down). Bugs still raise, so they are seen.
+missing key, too few models answered, an endpoint down, a budget that cannot cover the quote).
+Bugs still raise, so they are seen.
+
+With ``--tenant`` the fusion is charged like a chat one (``run_charged``: reserve the quote,
+run, settle what was spent, even on Ctrl-C), on ``REDIS_URL`` or the embedded Redis.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -20,14 +24,20 @@ from typer._click.core import Context
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand
 
+from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
 from bots.terminal import ProgressView, make_console, render_result
 from bots.wiring import Runtime
+from fusion_engine.budget.base import BudgetStatus
+from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import ConfigError, FusionError, InputError
-from fusion_engine.events import Done
+from fusion_engine.events import Done, FusionEvent
+from fusion_engine.money import format_usd
+from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest, validate_question
 from fusion_engine.result import FusionResult
+from fusion_engine.service import run_charged
 
 __all__ = [
     "EXIT_INPUT",
@@ -100,6 +110,7 @@ def build_request(
     models: str | None,
     judge: str | None,
     writer: str | None,
+    tenant: str | None = None,
 ) -> FusionRequest:
     """Validate everything the user typed; ``InputError`` before anything is called."""
     if pool is not None and models is not None:
@@ -110,20 +121,50 @@ def build_request(
         judge=judge,
         writer=writer,
     )
-    return FusionRequest.create(question, spec, tenant="cli")
+    if tenant is not None and not tenant.strip():
+        raise InputError("--tenant needs a name, e.g. --tenant my-team.")
+    return FusionRequest.create(question, spec, tenant=tenant or "cli")
+
+
+async def _charged(
+    settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, view: ProgressView
+) -> tuple[FusionResult, BudgetStatus]:
+    """Run the fusion against ``tenant``'s budget: reserve the quote, run, settle the cost."""
+    async with AsyncExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            url = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis")).url
+        redis = connect_redis(url)
+        stack.push_async_callback(redis.aclose)
+        budgets = RedisBudgetStore.from_defaults(redis, rt.config.budgets)
+
+        async def show(event: FusionEvent) -> None:
+            view.handle(event)
+
+        result = await run_charged(budgets, rt.engine, request, tenant=tenant, on_event=show)
+        return result, await budgets.status(tenant)
 
 
 async def _fuse(
-    settings: Settings, config: FusionConfig, request: FusionRequest, *, as_json: bool
+    settings: Settings,
+    config: FusionConfig,
+    request: FusionRequest,
+    *,
+    as_json: bool,
+    tenant: str | None,
 ) -> FusionResult:
     progress = make_console(sys.stderr if as_json else sys.stdout)
     result: FusionResult | None = None
+    budget: BudgetStatus | None = None
     async with Runtime.open(settings, config=config) as rt:
         with ProgressView(progress) as view:
-            async for event in rt.engine.run(request):
-                view.handle(event)
-                if isinstance(event, Done):
-                    result = event.result
+            if tenant is not None:
+                result, budget = await _charged(settings, rt, request, tenant, view)
+            else:
+                async for event in rt.engine.run(request):
+                    view.handle(event)
+                    if isinstance(event, Done):
+                        result = event.result
     if result is None:  # pragma: no cover - the engine contract says Done comes last
         raise RuntimeError("the fusion ended without a result")
     if as_json:
@@ -131,6 +172,12 @@ async def _fuse(
         sys.stdout.flush()
     else:
         render_result(progress, result, answer_printed=view.answer_printed)
+        if budget is not None:
+            progress.print(
+                f"Budget: charged {format_usd(result.cost_micros)} to {budget.tenant}; "
+                f"{format_usd(budget.remaining_micros)} left "
+                f"(day resets {budget.daily_resets_at:%Y-%m-%d %H:%M} UTC)."
+            )
     return result
 
 
@@ -151,15 +198,23 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout, nothing else.")
     ] = False,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="Charge this tenant's budget (Redis at REDIS_URL, or the embedded one).",
+        ),
+    ] = None,
 ) -> None:
     """Ask a pool of models, compare their answers, and print one fused answer."""
     with cli_errors():
         text = validate_question(_read_question(question))
         settings = load_settings()
         config = load_config(settings.fusion_config)
-        request = build_request(config, text, pool=pool, models=models, judge=judge, writer=writer)
+        request = build_request(
+            config, text, pool=pool, models=models, judge=judge, writer=writer, tenant=tenant
+        )
         settings.require_openrouter_key()
-        asyncio.run(_fuse(settings, config, request, as_json=as_json))
+        asyncio.run(_fuse(settings, config, request, as_json=as_json, tenant=tenant))
 
 
 def register(app: typer.Typer) -> None:

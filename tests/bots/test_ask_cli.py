@@ -11,9 +11,13 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pytest
+import redis.asyncio as aioredis
 from typer.testing import CliRunner, Result
 
 from bots.cli import app
+from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.config import load_config
 from fusion_engine.result import FusionResult
 from tests.bots.conftest import JUDGE, PANEL, WRITER
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
@@ -208,3 +212,39 @@ async def test_pools_without_a_key_still_lists_them(cli_env: dict[str, str]) -> 
     assert result.exit_code == 0, result.output
     assert all(p["typical_quote"] is None for p in json.loads(result.stdout)["pools"])
     assert "costs unknown" in result.stderr
+
+
+async def test_tenant_is_charged_what_the_fusion_cost(
+    model_server: FakeModelServer,
+    cli_env: dict[str, str],
+    redis_server: EmbeddedRedis,
+    redis_client: aioredis.Redis,
+) -> None:
+    env = cli_env | {"REDIS_URL": redis_server.url}
+    result = await invoke(["ask", "--json", "--tenant", "team-a", "Question?"], env)
+    assert result.exit_code == 0, result.output
+    cost = FusionResult.model_validate_json(result.stdout).cost_micros
+    assert cost > 0
+    store = RedisBudgetStore.from_defaults(redis_client, load_config(None).budgets)
+    status = await store.status("team-a")
+    assert (status.daily_spent_micros, status.held_micros) == (cost, 0)
+
+    result = await invoke(["ask", "--tenant", "team-a", "Question?"], env)
+    assert result.exit_code == 0, result.output
+    assert "Budget: charged $" in result.stdout
+    assert "to team-a;" in result.stdout
+
+
+async def test_tenant_over_budget_is_refused_before_any_call(
+    model_server: FakeModelServer,
+    cli_env: dict[str, str],
+    redis_server: EmbeddedRedis,
+    redis_client: aioredis.Redis,
+) -> None:
+    store = RedisBudgetStore.from_defaults(redis_client, load_config(None).budgets)
+    await store.set_limits("team-b", daily_micros=1, monthly_micros=1_000_000)
+    env = cli_env | {"REDIS_URL": redis_server.url}
+    result = await invoke(["ask", "--tenant", "team-b", "Question?"], env)
+    assert result.exit_code == 1
+    assert "daily budget has $0.0000 left" in one_error_line(result)
+    assert model_server.requests == []
