@@ -1,0 +1,68 @@
+"""End to end over HTTP: the real client and price source against the loopback fake server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fusion_engine.engine import FusionEngine
+from fusion_engine.events import WriterDelta
+from fusion_engine.http import new_http_client
+from fusion_engine.llm.openai_compat import OpenAICompatClient
+from fusion_engine.llm.pricing import ModelsPriceSource
+from tests.fakes.judge import analysis_json_for, is_judge_request, is_writer_request
+from tests.fakes.model_server import FakeModelServer, ModelBehavior
+
+from .helpers import collect, make_pool, make_request
+
+FUSED = "Tides come from the Moon's pull, with the Sun's help, shaped by the coastline. " * 3
+
+
+def answer(body: dict[str, Any]) -> str:
+    if is_judge_request(body):
+        return analysis_json_for("\n".join(str(m.get("content") or "") for m in body["messages"]))
+    if is_writer_request(body):
+        return FUSED
+    return f"{body['model']} explains the tides."
+
+
+async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> None:
+    behaviors = {
+        "m/b": ModelBehavior(text=answer, report_cost=False),  # priced from /models
+        "m/c": ModelBehavior(fault="503"),
+        "m/judge": ModelBehavior(text=answer, supports_json_schema=False),
+        "m/writer": ModelBehavior(text=answer, tokens_per_s=2000),
+    }
+    pool = make_pool(("m/a", "m/b", "m/c"), quorum=2)
+    async with (
+        FakeModelServer(behaviors, default=ModelBehavior(text=answer)) as server,
+        new_http_client() as http,
+    ):
+        client = OpenAICompatClient(http, base_url=server.base_url, api_key="test-key")
+        prices = ModelsPriceSource(http, base_url=server.base_url, api_key="test-key")
+        engine = FusionEngine(client, prices)
+
+        quote = await engine.quote(make_request(pool, "How do tides work?"))
+        events = await collect(engine, make_request(pool, "How do tides work?"))
+
+        judge_bodies = [r.body for r in server.requests if r.model == "m/judge"]
+
+    result = events[-1].result  # type: ignore[union-attr]
+    assert [a.model for a in result.answers] == ["m/a", "m/b"]
+    (failure,) = result.failures
+    assert failure.model == "m/c"
+    assert failure.error_kind == "http_503"
+    assert result.answers[1].usage.cost_source == "priced"
+    assert result.answers[1].usage.cost_micros > 0
+    assert result.answers[0].usage.cost_source == "reported"
+
+    assert len(judge_bodies) == 2
+    assert judge_bodies[0]["response_format"]["type"] == "json_schema"
+    assert "response_format" not in judge_bodies[1]
+    assert result.analysis is not None
+    assert {s.model for s in result.analysis.scores} == {"m/a", "m/b"}
+
+    deltas = [e.text for e in events if isinstance(e, WriterDelta)]
+    assert "".join(deltas) == FUSED == result.answer
+    assert result.degraded
+    assert result.degraded_reasons[0].startswith("m/c: HTTP 503")
+    assert 0 < result.cost_micros <= quote.micros
