@@ -48,13 +48,18 @@ class _EventChannel:
 
     def put(self, event: FusionEvent) -> None:
         if isinstance(event, WriterDelta):
-            last = self._items[-1] if self._items else None
-            if isinstance(last, list):
-                last.append(event.text)
-            else:
-                self._items.append([event.text])
+            self.put_text(event.text)
         else:
             self._items.append(event)
+            self._ready.set()
+
+    def put_text(self, text: str) -> None:
+        """A writer delta, kept as a bare string until the consumer takes it (cheap per delta)."""
+        last = self._items[-1] if self._items else None
+        if isinstance(last, list):
+            last.append(text)
+        else:
+            self._items.append([text])
         self._ready.set()
 
     def wake(self) -> None:
@@ -104,7 +109,7 @@ class FusionEngine:
         Raises ``QuorumError`` or another ``FusionError`` when the fusion fails.
         """
         channel = _EventChannel()
-        task = asyncio.create_task(self._fuse(request, channel.put), name="fusion")
+        task = asyncio.create_task(self._fuse(request, channel), name="fusion")
         task.add_done_callback(lambda _: channel.wake())
         try:
             while True:
@@ -136,10 +141,9 @@ class FusionEngine:
                     return event.result
         raise FusionError("the fusion ended without a result")  # pragma: no cover
 
-    async def _fuse(
-        self, request: FusionRequest, emit: Callable[[FusionEvent], None]
-    ) -> FusionResult:
+    async def _fuse(self, request: FusionRequest, channel: _EventChannel) -> FusionResult:
         pool = request.pool
+        emit = channel.put
         clock = self._clock
         started = clock()
         emit(
@@ -169,7 +173,7 @@ class FusionEngine:
             nonlocal first_token_at
             if first_token_at is None:
                 first_token_at = clock()
-            emit(WriterDelta(text=text))
+            channel.put_text(text)
 
         written = await run_writer(self._caller, request, labelled, judged.analysis, on_text)
         finished = clock()
