@@ -33,18 +33,26 @@ def redis_unavailable() -> Iterator[None]:
         raise UnavailableError(UNAVAILABLE_MESSAGE) from exc
 
 
-def connect_redis(url: str, *, max_connections: int = 64, timeout_s: float = 2.0) -> aioredis.Redis:
+def connect_redis(
+    url: str,
+    *,
+    max_connections: int = 64,
+    timeout_s: float = 2.0,
+    blocking_commands: bool = False,
+) -> aioredis.Redis:
     """A client whose pool waits for a free connection instead of failing under bursts.
 
     Short socket timeouts make a dead server fail fast (the ack path has 3 s in all); health
     checks drop connections that died while the server restarted, so recovery needs nothing.
+    ``blocking_commands`` lifts the read timeout for clients that block on purpose (a queue's
+    ``BLMOVE``, pub/sub listeners), which would otherwise time out while idle.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s * 5,
+        socket_timeout=None if blocking_commands else timeout_s * 5,
         health_check_interval=15,
         retry_on_timeout=False,
     )

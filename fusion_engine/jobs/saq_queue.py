@@ -22,6 +22,7 @@ queue (saq retries it) and another worker picks it up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -29,6 +30,7 @@ import redis.exceptions
 import structlog
 from saq import Job, Queue
 from saq import Worker as SaqWorker
+from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context
 
@@ -45,11 +47,56 @@ log = structlog.get_logger("fusion.queue")
 
 
 class _PatientRedisQueue(RedisQueue):
-    """saq's Redis queue, but a dequeue that finds Redis down waits (with backoff) instead of
-    failing at once: saq re-runs a failed dequeue immediately, which spins a CPU and floods the
-    log until Redis is back. Recovery is automatic: the connection pool reconnects."""
+    """saq's Redis queue with two fixes for long jobs.
+
+    - A dequeue that finds Redis down waits (with backoff) instead of failing at once: saq
+      re-runs a failed dequeue immediately, which spins a CPU and floods the log until Redis
+      is back. Recovery is automatic: the connection pool reconnects.
+    - The sweeper treats any job in the active list not yet marked ``active`` as stuck, but a
+      worker moves a job there and marks it active in two steps; a sweep in between (likely
+      when a worker starts with jobs waiting) aborts a healthy job and drops it from the
+      active list, so if that worker then dies nobody ever re-runs it. Here such a job is
+      swept only if a later sweep still finds it unmarked.
+    """
 
     _backoff_s = 0.0
+    _suspects: frozenset[bytes | str] = frozenset()
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        # saq's sweep, except for the ``unmarked`` rule (see the class docstring).
+        if not await self.redis.set(self._sweep, 1, nx=True, ex=lock):
+            return []
+        ids = await self.redis.lrange(self._active, 0, -1)
+        raws = await self.redis.mget(ids) if ids else []
+        swept: list[str] = []
+        unmarked: set[bytes | str] = set()
+        for job_id, raw in zip(ids, raws, strict=True):
+            job = self.deserialize(raw)
+            if job is None:
+                missing = job_id.decode() if isinstance(job_id, bytes) else job_id
+                swept.append(missing)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.lrem(self._active, 0, missing)
+                    pipe.zrem(self._incomplete, missing)
+                    await pipe.execute()
+                continue
+            if job.status != Status.ACTIVE:
+                unmarked.add(job_id)
+                if job_id not in self._suspects:
+                    continue
+            elif not job.stuck:
+                continue
+            swept.append(job.key)
+            log.info("sweeping a stuck job", job=job.key, status=job.status.value)
+            await self.abort(job, error=self.swept_error_message)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await job.refresh(abort)
+            if job.retryable:
+                await self.retry(job, error=self.swept_error_message)
+            else:
+                await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        self._suspects = frozenset(unmarked)
+        return swept
 
     async def dequeue(
         self,

@@ -5,8 +5,8 @@ be called again for a job that already ran, partly or wholly. The ledger (``jobs
 and the budget store's idempotent settle make every effect happen once. One attempt:
 
 1. ``done`` marker set → return (a re-delivery after everything happened).
-2. Take the job's run lock (short TTL, renewed) or raise ``JobBusy`` so the queue retries
-   later: two live attempts never race on one job.
+2. Take the job's run lock (short TTL, renewed; wait up to one TTL for a dead holder's lock
+   to lapse) or raise ``JobBusy`` so the queue retries later: two live attempts never race.
 3. Reserve the quote again under the job key: a no-op while the hold from submit is live,
    a fresh hold (checked against the limits) if it expired while the job waited or crashed.
 4. If an outcome was saved, re-deliver it; else run the engine, streaming events to the
@@ -121,7 +121,7 @@ class Worker:
         redis: aioredis.Redis | None = None,
         ledger: JobLedger | None = None,
         lease_s: float = DEFAULT_WORKER_LEASE_S,
-        lock_ttl_s: float = 30.0,
+        lock_ttl_s: float = 15.0,
         keepalive_s: float = 5.0,
     ) -> None:
         self._engine = engine
@@ -149,7 +149,7 @@ class Worker:
             return
         responder = self._responder(job)
         token = uuid.uuid4().hex
-        if not await self.ledger.acquire(job.key, token, ttl_s=self._lock_ttl_s):
+        if not await self._take_lock(job.key, token):
             metrics.JOB_EVENTS.labels("busy").inc()
             raise JobBusy(job.key)
         keepalive = asyncio.create_task(self._keep_alive(job, token, heartbeat, bound))
@@ -176,6 +176,17 @@ class Worker:
                 await keepalive
             with contextlib.suppress(FusionError):
                 await self.ledger.release(job.key, token)
+
+    async def _take_lock(self, key: str, token: str) -> bool:
+        """Take the run lock, waiting up to one lock TTL: a dead holder's lock lapses by then,
+        while a live holder keeps renewing it (and then this attempt should go back to the
+        queue rather than race it)."""
+        deadline = time.monotonic() + self._lock_ttl_s
+        while not await self.ledger.acquire(key, token, ttl_s=self._lock_ttl_s):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(0.5, self._lock_ttl_s / 4))
+        return True
 
     async def _attempt(
         self, job: FusionJob, attempt: str, responder: Responder, bound: structlog.BoundLogger

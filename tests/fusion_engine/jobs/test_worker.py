@@ -132,7 +132,7 @@ async def test_a_second_live_attempt_is_told_to_retry_later(
     ledger: JobLedger,
 ) -> None:
     budgets, responder = MemoryBudgetStore(), RecordingResponder()
-    worker = make_worker(FakeEngine(), responder, budgets, ledger)
+    worker = make_worker(FakeEngine(), responder, budgets, ledger, lock_ttl_s=0.2)
     assert await worker.ledger.acquire("Ev1", "someone-else", ttl_s=30)
     with pytest.raises(JobBusy):
         await worker.run_job(make_job())
