@@ -149,21 +149,26 @@ async def test_failures_before_quorum_end_the_wait_when_everyone_is_done() -> No
 
 
 async def test_deadline_cancels_members_and_names_it() -> None:
+    # Nobody answers, so the outcome does not depend on how busy the machine is.
     models = Models()
-    models.handlers["m/e"] = never_answers()
-    pool = make_pool(quorum=5, grace_s=0, deadline_s=0.01)
+    for m in make_pool().models:
+        models.handlers[m] = never_answers()
+    pool = make_pool(quorum=2, grace_s=0, deadline_s=0.01)
 
     with pytest.raises(QuorumError) as caught:
         await make_engine(models).fuse(make_request(pool))
 
-    assert caught.value.answered == 4
-    assert caught.value.failures == {"m/e": "no answer within the 0.01 s panel deadline"}
+    assert caught.value.answered == 0
+    assert caught.value.failures == dict.fromkeys(
+        pool.models, "no answer within the 0.01 s panel deadline"
+    )
 
 
 async def test_deadline_before_grace_end_is_a_deadline_failure() -> None:
     models = Models()
     models.handlers["m/e"] = never_answers()
-    pool = make_pool(quorum=2, grace_s=60, deadline_s=0.01)
+    # The deadline leaves the instant members ample time even on a busy machine.
+    pool = make_pool(quorum=2, grace_s=60, deadline_s=0.5)
     result = await make_engine(models).fuse(make_request(pool))
     (failure,) = result.failures
     assert failure.error_kind == "deadline"
