@@ -76,16 +76,30 @@ async def collect(engine: FusionEngine, request: FusionRequest) -> list[FusionEv
     return [event async for event in engine.run(request)]
 
 
-def never_answers(started: asyncio.Event | None = None) -> Callable[[ChatRequest], Reply]:
-    """A model that hangs until cancelled (and says it started)."""
+class Hang:
+    """A model that never answers: records that it started and which calls were cancelled."""
 
-    async def hang(_: ChatRequest) -> str:
-        if started is not None:
-            started.set()
-        await asyncio.Event().wait()
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled: list[str] = []
+
+    async def __call__(self, request: ChatRequest) -> str:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(request.model)
+            raise
         raise AssertionError("unreachable")
 
-    return hang
+
+def raiser(exc: Exception) -> Handler:
+    """A model that fails with ``exc``."""
+
+    def fail(_: ChatRequest) -> str:
+        raise exc
+
+    return fail
 
 
 PRICE = ModelPrice(prompt_per_mtok=1_000_000, completion_per_mtok=2_000_000)

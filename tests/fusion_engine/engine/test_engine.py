@@ -26,20 +26,15 @@ from .helpers import (
     JUDGE,
     PRICE,
     WRITER,
+    Hang,
     Models,
     collect,
     judge_reply,
     make_engine,
     make_pool,
     make_request,
+    raiser,
 )
-
-
-def raiser(exc: Exception):  # type: ignore[no-untyped-def]
-    def fail(_: ChatRequest) -> str:
-        raise exc
-
-    return fail
 
 
 async def test_happy_path_events_in_documented_order() -> None:
@@ -245,49 +240,28 @@ async def test_latencies_come_from_the_injected_clock() -> None:
 
 async def test_closing_run_early_cancels_in_flight_calls() -> None:
     models = Models()
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-
-    async def hang(_: ChatRequest) -> str:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        raise AssertionError("unreachable")
-
+    hang = Hang()
     models.handlers["m/e"] = hang
     pool = make_pool(quorum=5)
     async with aclosing(make_engine(models).run(make_request(pool))) as stream:
         async for event in stream:
             if isinstance(event, MemberFinished):
                 break
-    assert started.is_set()
-    assert cancelled.is_set()
+    assert hang.started.is_set()
+    assert hang.cancelled == ["m/e"]
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith(("fusion", "panel:"))]
 
 
 async def test_cancelling_the_consumer_cancels_in_flight_calls() -> None:
     models = Models()
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-
-    async def hang(_: ChatRequest) -> str:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            cancelled.set()
-        raise AssertionError("unreachable")
-
+    hang = Hang()
     models.handlers[JUDGE] = hang
     task = asyncio.create_task(make_engine(models).fuse(make_request()))
-    await started.wait()
+    await hang.started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert cancelled.is_set()
+    assert hang.cancelled == [JUDGE]
 
 
 async def test_engine_serves_concurrent_fusions_independently() -> None:

@@ -13,7 +13,16 @@ from fusion_engine.llm.base import ChatRequest, Usage
 from fusion_engine.result import PanelAnswer
 from tests.fakes.judge import analysis_json_for, is_judge_request, labels_in
 
-from .helpers import JUDGE, Models, collect, judge_reply, make_engine, make_pool, make_request
+from .helpers import (
+    JUDGE,
+    Models,
+    collect,
+    judge_reply,
+    make_engine,
+    make_pool,
+    make_request,
+    raiser,
+)
 
 _BLOCK = re.compile(r'<answer label="([A-Z])">\n(.*?)\n</answer>', re.DOTALL)
 
@@ -180,7 +189,7 @@ async def test_structured_output_rejection_retries_prompt_only() -> None:
 
 async def test_judge_failure_uses_the_fallback_judge() -> None:
     models = Models()
-    models.handlers[JUDGE] = lambda _: (_ for _ in ()).throw(ModelTimeout(JUDGE))
+    models.handlers[JUDGE] = raiser(ModelTimeout(JUDGE))
     models.handlers["m/judge2"] = judge_reply
     pool = make_pool(judge_fallback="m/judge2", call_timeout_s=20)
 
@@ -198,8 +207,8 @@ async def test_judge_failure_uses_the_fallback_judge() -> None:
 async def test_every_judge_failing_means_no_analysis() -> None:
     models = Models()
     boom = ModelHTTPError(JUDGE, 500, "internal")
-    models.handlers[JUDGE] = lambda _: (_ for _ in ()).throw(boom)
-    models.handlers["m/judge2"] = lambda _: (_ for _ in ()).throw(boom)
+    models.handlers[JUDGE] = raiser(boom)
+    models.handlers["m/judge2"] = raiser(boom)
     pool = make_pool(judge_fallback="m/judge2")
 
     result = await make_engine(models).fuse(make_request(pool))

@@ -19,14 +19,7 @@ from fusion_engine.llm.function import StaticPrices
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer, PanelFailure
 
-from .helpers import Models, collect, make_engine, make_pool, make_request, never_answers
-
-
-def raiser(exc: Exception):  # type: ignore[no-untyped-def]
-    def fail(_: ChatRequest) -> str:
-        raise exc
-
-    return fail
+from .helpers import Hang, Models, collect, make_engine, make_pool, make_request, raiser
 
 
 async def test_each_failure_kind_is_recorded_with_its_reason() -> None:
@@ -78,16 +71,7 @@ async def test_panel_calls_carry_timeout_cap_and_history() -> None:
 
 async def test_quorum_then_grace_cancels_stragglers() -> None:
     models = Models()
-    cancelled: list[str] = []
-
-    async def straggler(request: ChatRequest) -> str:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(request.model)
-            raise
-        raise AssertionError("unreachable")
-
+    straggler = Hang()
     models.handlers["m/d"] = straggler
     models.handlers["m/e"] = straggler
     pool = make_pool(quorum=3, grace_s=0.01, deadline_s=600)
@@ -95,7 +79,7 @@ async def test_quorum_then_grace_cancels_stragglers() -> None:
     events = await collect(make_engine(models), make_request(pool))
 
     result = events[-1].result  # type: ignore[union-attr]
-    assert sorted(cancelled) == ["m/d", "m/e"]
+    assert sorted(straggler.cancelled) == ["m/d", "m/e"]
     failures = {f.model: f for f in result.failures}
     assert set(failures) == {"m/d", "m/e"}
     assert failures["m/d"].error_kind == "grace"
@@ -152,7 +136,7 @@ async def test_deadline_cancels_members_and_names_it() -> None:
     # Nobody answers, so the outcome does not depend on how busy the machine is.
     models = Models()
     for m in make_pool().models:
-        models.handlers[m] = never_answers()
+        models.handlers[m] = Hang()
     pool = make_pool(quorum=2, grace_s=0, deadline_s=0.01)
 
     with pytest.raises(QuorumError) as caught:
@@ -166,7 +150,7 @@ async def test_deadline_cancels_members_and_names_it() -> None:
 
 async def test_deadline_before_grace_end_is_a_deadline_failure() -> None:
     models = Models()
-    models.handlers["m/e"] = never_answers()
+    models.handlers["m/e"] = Hang()
     # The deadline leaves the instant members ample time even on a busy machine.
     pool = make_pool(quorum=2, grace_s=60, deadline_s=0.5)
     result = await make_engine(models).fuse(make_request(pool))
@@ -252,26 +236,17 @@ async def test_empty_answer_that_cost_money_is_counted() -> None:
 
 async def test_bug_in_a_model_call_propagates_and_cancels_the_rest() -> None:
     models = Models()
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-
-    async def hang(_: ChatRequest) -> str:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            cancelled.set()
-        raise AssertionError("unreachable")
+    hang = Hang()
 
     async def bug(_: ChatRequest) -> str:
-        await started.wait()
+        await hang.started.wait()
         raise KeyError("a bug, not a model failure")
 
     models.handlers["m/a"] = hang
     models.handlers["m/b"] = bug
     with pytest.raises(KeyError):
         await make_engine(models).fuse(make_request())
-    assert cancelled.is_set()
+    assert hang.cancelled == ["m/a"]
 
 
 async def test_member_events_are_published_as_members_finish() -> None:
