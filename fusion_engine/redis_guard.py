@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from fusion_engine.errors import UnavailableError
 
@@ -54,6 +56,10 @@ def connect_redis(
         socket_connect_timeout=timeout_s,
         socket_timeout=None if blocking_commands else timeout_s * 5,
         health_check_interval=15,
-        retry_on_timeout=False,
+        # One quick retry on a fresh connection: after a Redis restart, pooled connections are
+        # dead and the first command on each would otherwise fail. Every Fusion write is
+        # idempotent (holds, settles and markers are keyed), so a retried command is safe.
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
     return aioredis.Redis.from_pool(pool)

@@ -60,6 +60,7 @@ class _PatientRedisQueue(RedisQueue):
     """
 
     _backoff_s = 0.0
+    _retry_at = 0.0
     _suspects: frozenset[bytes | str] = frozenset()
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
@@ -106,9 +107,13 @@ class _PatientRedisQueue(RedisQueue):
         try:
             job = await super().dequeue(timeout, poll_interval)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
-            self._backoff_s = min(max(0.25, self._backoff_s * 2), 15.0)
-            log.warning("redis unreachable; waiting to dequeue", retry_in_s=self._backoff_s)
-            await asyncio.sleep(self._backoff_s)
+            # Every concurrent dequeue fails at once; back off once per window, not per task.
+            now = asyncio.get_running_loop().time()
+            if now >= self._retry_at:
+                self._backoff_s = min(max(0.25, self._backoff_s * 2), 5.0)
+                self._retry_at = now + self._backoff_s
+                log.warning("redis unreachable; waiting to dequeue", retry_in_s=self._backoff_s)
+            await asyncio.sleep(self._retry_at - now)
             return None
         self._backoff_s = 0.0
         return job
