@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, get_args
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -34,14 +34,15 @@ from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context
 
-from fusion_engine.jobs.base import FusionJob
+from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.keys import DEDUPE_TTL_S, SAQ_QUEUE_NAME, JobKeys
 from fusion_engine.redis_guard import redis_unavailable
 
-__all__ = ["JOB_FUNCTION", "SaqJobQueue"]
+__all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
 
 JOB_FUNCTION = "fusion"
+PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
 log = structlog.get_logger("fusion.queue")
 
@@ -136,10 +137,27 @@ class _SaqWorker(SaqWorker[Context]):
         await super().stop()
 
 
-class SaqJobQueue:
-    """Enqueue ``FusionJob``s on saq and build saq workers that run them with a ``Worker``.
+class SaqJobRunner:
+    """The saq workers of one ``Worker``: one per platform it can answer. ``start`` runs until
+    ``stop`` (or SIGTERM/SIGINT, which saq handles: finish within the grace period, then hand
+    the rest back)."""
 
-    Owns ``redis`` (saq closes it in ``aclose``): give it a client of its own.
+    def __init__(self, workers: list[_SaqWorker]) -> None:
+        self.workers = workers
+
+    async def start(self) -> None:
+        await asyncio.gather(*(w.start() for w in self.workers))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(w.stop() for w in self.workers))
+
+
+class SaqJobQueue:
+    """Enqueue ``FusionJob``s on saq and build the workers that run them.
+
+    One saq queue per platform (``fusion:slack``, ``fusion:discord``, ``fusion:cli``): a process
+    runs only the jobs it has a responder for, so a Slack web process with an in-process worker
+    never takes a Discord job it cannot answer. Owns ``redis`` (closed in ``aclose``).
     """
 
     def __init__(
@@ -155,7 +173,9 @@ class SaqJobQueue:
         dedupe_ttl_s: int = DEDUPE_TTL_S,
     ) -> None:
         self._redis = redis
-        self.queue: Queue = _PatientRedisQueue(redis, name=name)
+        self.queues: dict[str, Queue] = {
+            platform: _PatientRedisQueue(redis, name=f"{name}:{platform}") for platform in PLATFORMS
+        }
         self._job_options: dict[str, Any] = {
             "timeout": timeout_s,
             "heartbeat": heartbeat_s,
@@ -167,10 +187,13 @@ class SaqJobQueue:
         self._dedupe_ttl_s = dedupe_ttl_s
 
     async def connect(self) -> None:
-        await self.queue.connect()
+        for queue in self.queues.values():
+            await queue.connect()
 
     async def aclose(self) -> None:
-        await self.queue.disconnect()
+        for queue in self.queues.values():
+            with contextlib.suppress(Exception):
+                await queue.disconnect()
 
     async def enqueue(self, job: FusionJob) -> bool:
         accepted = JobKeys(job.key).accepted
@@ -178,7 +201,7 @@ class SaqJobQueue:
             if not await self._redis.set(accepted, 1, nx=True, ex=self._dedupe_ttl_s):
                 return False
             try:
-                queued = await self.queue.enqueue(
+                queued = await self.queues[job.reply.platform].enqueue(
                     JOB_FUNCTION, key=job.key, job=job.model_dump(mode="json"), **self._job_options
                 )
             except BaseException:
@@ -199,8 +222,8 @@ class SaqJobQueue:
         concurrency: int = 8,
         shutdown_grace_s: int = 25,
         sweep_s: int = 5,
-    ) -> SaqWorker[Context]:
-        """A saq worker that runs this queue's jobs with ``worker``. ``await w.start()``."""
+    ) -> SaqJobRunner:
+        """Runners for ``worker``'s platforms. ``await r.start()``; ``await r.stop()``."""
 
         async def run(ctx: Context, *, job: dict[str, Any]) -> None:
             saq_job = ctx.get("job")
@@ -208,12 +231,18 @@ class SaqJobQueue:
             fusion_job = FusionJob.model_validate(job)
             await worker.run_job(fusion_job, heartbeat=heartbeat)
 
-        return _SaqWorker(
-            self.queue,
-            functions=[(JOB_FUNCTION, run)],
-            concurrency=concurrency,
-            timers={"sweep": sweep_s, "abort": 1, "schedule": 1, "worker_info": 10},
-            dequeue_timeout=1.0,
-            shutdown_grace_period_s=shutdown_grace_s,
-            cancellation_hard_deadline_s=2.0,
+        return SaqJobRunner(
+            [
+                _SaqWorker(
+                    self.queues[platform],
+                    functions=[(JOB_FUNCTION, run)],
+                    concurrency=concurrency,
+                    timers={"sweep": sweep_s, "abort": 1, "schedule": 1, "worker_info": 10},
+                    dequeue_timeout=1.0,
+                    shutdown_grace_period_s=shutdown_grace_s,
+                    cancellation_hard_deadline_s=2.0,
+                )
+                for platform in worker.platforms
+                if platform in self.queues
+            ]
         )

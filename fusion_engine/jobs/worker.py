@@ -134,6 +134,11 @@ class Worker:
         self._lock_ttl_s = lock_ttl_s
         self._keepalive_s = keepalive_s
 
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms this worker can answer (``ReplyTarget.platform`` values)."""
+        return tuple(self._responders)
+
     def _responder(self, job: FusionJob) -> Responder:
         try:
             return self._responders[job.reply.platform]

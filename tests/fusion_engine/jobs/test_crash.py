@@ -73,10 +73,10 @@ async def test_a_worker_killed_mid_job_is_finished_by_another_once(
     rescuer = start_worker(spawn, redis_server.url, tmp_path / "b.log", block=False)
     answer = await redis.blpop([ANSWERS], timeout=90)  # type: ignore[misc]
     assert answer is not None, (tmp_path / "b.log").read_text()[-3000:]
-    assert await redis.exists(JobKeys(job.key).done)
 
-    rescuer.send_signal(signal.SIGTERM)  # graceful: idle, so it exits at once
+    rescuer.send_signal(signal.SIGTERM)  # graceful: lets the job finish its bookkeeping
     assert rescuer.wait(timeout=30) == 0
+    assert await redis.exists(JobKeys(job.key).done)
     assert await redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
 
     _, charged, panel = answer[1].decode().rsplit(":", 2)
