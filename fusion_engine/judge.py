@@ -44,6 +44,7 @@ __all__ = [
     "label_answers",
     "parse_analysis",
     "render_answers",
+    "render_context",
     "run_judge",
 ]
 
@@ -150,11 +151,20 @@ def _defuse(text: str) -> str:
     return _DELIMITER.sub(r"‹\1", text)
 
 
-def judge_messages(question: str, labelled: Sequence[Labelled]) -> tuple[ChatMessage, ...]:
+def render_context(request: FusionRequest) -> str:
+    """The thread's earlier turns, so the judge and writer can read a follow-up question."""
+    if not request.history:
+        return ""
+    turns = "\n".join(f"{t.role}: {_defuse(t.content.strip())}" for t in request.history)
+    return f"Earlier in this conversation (context for the question):\n{turns}\n\n"
+
+
+def judge_messages(request: FusionRequest, labelled: Sequence[Labelled]) -> tuple[ChatMessage, ...]:
     labels = ", ".join(f"Answer {item.label}" for item in labelled)
     user = render_prompt(
         "judge_user.md",
-        question=_defuse(question),
+        context=render_context(request),
+        question=_defuse(request.question),
         labels=labels,
         answers=render_answers(labelled),
     )
@@ -232,7 +242,7 @@ async def run_judge(
     """Ask the judge (then its fallback) for an analysis; never raises for a model failure."""
     pool = request.pool
     models_by_label = {item.label: item.answer.model for item in labelled}
-    base = judge_messages(request.question, labelled)
+    base = judge_messages(request, labelled)
     spent = Usage()
     failures: list[str] = []
     judges = [pool.judge] + [m for m in (pool.judge_fallback,) if m and m != pool.judge]

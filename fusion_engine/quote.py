@@ -84,11 +84,11 @@ async def quote_request(request: FusionRequest, prices: PriceSource) -> Quote:
         for i, m in enumerate(pool.models)
     )
     answers_tokens = len(pool.models) * pool.max_output_tokens
-    judge_prompt = estimate_messages(judge_messages(request.question, placeholders))
+    judge_prompt = estimate_messages(judge_messages(request, placeholders))
     judge_price = await _dearest((pool.judge, pool.judge_fallback), prices, unpriced)
     add(pool.judge, _cost(judge_prompt + answers_tokens, pool.judge_max_tokens, judge_price))
 
-    writer_prompt = estimate_messages(writer_messages(request.question, placeholders, None))
+    writer_prompt = estimate_messages(writer_messages(request, placeholders, None))
     writer_prompt += answers_tokens + pool.judge_max_tokens
     writer_price = await _dearest((pool.writer, pool.writer_fallback), prices, unpriced)
     add(pool.writer, _cost(writer_prompt, pool.writer_max_tokens, writer_price))

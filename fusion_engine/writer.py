@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fusion_engine.errors import FusionError, ModelCallError, ModelOutputError
-from fusion_engine.judge import Labelled, render_answers
+from fusion_engine.judge import Labelled, render_answers, render_context
 from fusion_engine.llm.base import ChatMessage, ChatRequest, TextSink, Usage
 from fusion_engine.panel import Caller, describe_failure
 from fusion_engine.prompts import load_prompt, render_prompt
@@ -66,12 +66,13 @@ def render_analysis(analysis: Analysis | None, labels: dict[str, str]) -> str:
 
 
 def writer_messages(
-    question: str, labelled: Sequence[Labelled], analysis: Analysis | None
+    request: FusionRequest, labelled: Sequence[Labelled], analysis: Analysis | None
 ) -> tuple[ChatMessage, ...]:
     labels = {item.answer.model: item.label for item in labelled}
     user = render_prompt(
         "writer_user.md",
-        question=question,
+        context=render_context(request),
+        question=request.question,
         answers=render_answers(labelled),
         analysis=render_analysis(analysis, labels),
     )
@@ -91,7 +92,7 @@ async def run_writer(
     """Write the fused answer, streaming it to ``on_text``; raise ``FusionError`` if no writer
     could."""
     pool = request.pool
-    messages = writer_messages(request.question, labelled, analysis)
+    messages = writer_messages(request, labelled, analysis)
     streamed = False
 
     async def sink(text: str) -> None:

@@ -257,7 +257,9 @@ async def test_cancelling_the_consumer_cancels_in_flight_calls() -> None:
     hang = Hang()
     models.handlers[JUDGE] = hang
     task = asyncio.create_task(make_engine(models).fuse(make_request()))
-    await hang.started.wait()
+    judging = asyncio.create_task(hang.started.wait())
+    await asyncio.wait({task, judging}, return_when=asyncio.FIRST_COMPLETED)
+    assert not task.done(), task  # the fusion must still be waiting on the judge
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

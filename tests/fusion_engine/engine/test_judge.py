@@ -10,11 +10,13 @@ from fusion_engine.errors import ModelHTTPError, ModelTimeout
 from fusion_engine.events import AnalysisReady
 from fusion_engine.judge import JUDGE_SCHEMA, label_answers, parse_analysis
 from fusion_engine.llm.base import ChatRequest, Usage
+from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer
 from tests.fakes.judge import analysis_json_for, is_judge_request, labels_in
 
 from .helpers import (
     JUDGE,
+    WRITER,
     Models,
     collect,
     judge_reply,
@@ -238,3 +240,20 @@ def test_fake_routing_markers() -> None:
     body = {"messages": [{"role": "system", "content": "[fusion:judge]\nYou are..."}]}
     assert is_judge_request(body)
     assert not is_judge_request({"messages": [{"role": "user", "content": "hi"}]})
+
+
+async def test_judge_and_writer_see_the_thread_for_a_follow_up() -> None:
+    models = Models()
+    history = (
+        ConversationTurn(role="user", content="Which planet is largest?"),
+        ConversationTurn(role="assistant", content="Jupiter."),
+    )
+    await make_engine(models).fuse(make_request(question="And the smallest?", history=history))
+
+    for model in (JUDGE, WRITER):
+        prompt = models.calls_to(model)[0].messages[-1].content
+        assert "user: Which planet is largest?\nassistant: Jupiter." in prompt
+        assert prompt.index("Jupiter.") < prompt.index("And the smallest?")
+    plain = Models()
+    await make_engine(plain).fuse(make_request())
+    assert "Earlier in this conversation" not in plain.calls_to(JUDGE)[0].messages[-1].content

@@ -62,11 +62,15 @@ async def test_quote_matches_the_hand_computed_figure() -> None:
     panel_prompt = tokens(load_prompt("panel_system.md")) + tokens(QUESTION)
     empty_answers = '<answer label="A">\n\n</answer>\n\n<answer label="B">\n\n</answer>'
     judge_user = render_prompt(
-        "judge_user.md", question=QUESTION, labels="Answer A, Answer B", answers=empty_answers
+        "judge_user.md",
+        context="",
+        question=QUESTION,
+        labels="Answer A, Answer B",
+        answers=empty_answers,
     )
     judge_prompt = tokens(load_prompt("judge_system.md")) + tokens(judge_user) + 2 * 100
     writer_user = render_prompt(
-        "writer_user.md", question=QUESTION, answers=empty_answers, analysis=NO_ANALYSIS
+        "writer_user.md", context="", question=QUESTION, answers=empty_answers, analysis=NO_ANALYSIS
     )
     writer_prompt = tokens(load_prompt("writer_system.md")) + tokens(writer_user) + 200 + 300
 
