@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bots.commands.eval",
     "bots.commands.ask",
     "bots.commands.pools",
+    "bots.commands.budget",
+    "bots.commands.worker",
 )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
@@ -125,6 +126,7 @@ class _SaqWorker(SaqWorker[Context]):
     between runs and ``stop`` waits for them, which wastes the platform's kill window. Upkeep
     is cancelled first; job tasks still get the full grace period."""
 
+    SIGNALS: list[signal.Signals] = []  # noqa: RUF012 - SaqJobRunner decides who handles signals
     _upkeep_tasks: list[asyncio.Task[None]]
 
     async def upkeep(self) -> list[asyncio.Task[None]]:
@@ -139,14 +141,28 @@ class _SaqWorker(SaqWorker[Context]):
 
 class SaqJobRunner:
     """The saq workers of one ``Worker``: one per platform it can answer. ``start`` runs until
-    ``stop`` (or SIGTERM/SIGINT, which saq handles: finish within the grace period, then hand
-    the rest back)."""
+    ``stop``: stop taking jobs, let running ones finish within the grace period, then cancel
+    and hand the rest back to the queue."""
 
     def __init__(self, workers: list[_SaqWorker]) -> None:
         self.workers = workers
 
-    async def start(self) -> None:
-        await asyncio.gather(*(w.start() for w in self.workers))
+    async def start(self, *, handle_signals: bool = False) -> None:
+        """Run until ``stop``; with ``handle_signals``, SIGTERM and SIGINT call ``stop`` (for a
+        process that is only a worker; a bot keeps its own signal handling)."""
+        loop = asyncio.get_running_loop()
+        stopping: set[asyncio.Task[None]] = set()
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, lambda: stopping.add(loop.create_task(self.stop())))
+        try:
+            await asyncio.gather(*(w.start() for w in self.workers))
+        finally:
+            if handle_signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+            if stopping:
+                await asyncio.gather(*stopping)
 
     async def stop(self) -> None:
         await asyncio.gather(*(w.stop() for w in self.workers))

