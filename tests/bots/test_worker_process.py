@@ -1,0 +1,150 @@
+"""``fusion worker`` as Procfile runs it: a real process, a real Redis, the fake model server and
+the fake Slack. A queued job is answered in Slack and charged once; ``/metrics`` counts it;
+SIGTERM exits cleanly; with no platform credentials it says what to set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from saq.job import TERMINAL_STATUSES, Status
+
+from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.config import load_config
+from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.jobs.saq_queue import SaqJobQueue
+from fusion_engine.keys import JobKeys
+from fusion_engine.redis_guard import connect_redis
+from fusion_engine.request import FusionRequest
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+FUSION = [sys.executable, "-c", "from bots.cli import main; main()"]
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own console script
+        [*FUSION, "worker", "--grace", "5"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _env(extra: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    return keep | {"FUSION_DATA_DIR": str(tmp_path / "data"), "FUSION_LOG_LEVEL": "INFO"} | extra
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_worker_process_answers_charges_counts_and_stops_on_sigterm(
+    redis_server: EmbeddedRedis,
+    fake_slack: FakeSlack,
+    cli_env: dict[str, str],
+    pool_file: Path,
+    tmp_path: Path,
+) -> None:
+    redis = connect_redis(redis_server.url)
+    await redis.flushdb()
+    queue = SaqJobQueue(connect_redis(redis_server.url, blocking_commands=True))
+    await queue.connect()
+    config = load_config(pool_file)
+    job = FusionJob(
+        key="Ev-worker",
+        request=FusionRequest.create("What is 6 x 7?", config.pool(), user="U1"),
+        reply=ReplyTarget(platform="slack", tenant="E0|T0001", channel_id="C1", user_id="U1"),
+        quote_micros=100_000,
+    )
+    assert await queue.enqueue(job)
+    metrics_port = _free_port()
+    env = _env(
+        cli_env
+        | {
+            "REDIS_URL": redis_server.url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_API_URL": fake_slack.api_url,
+            "FUSION_METRICS_PORT": str(metrics_port),
+        },
+        tmp_path,
+    )
+    log = tmp_path / "worker.log"
+    proc = _start_worker(env, log)
+    try:
+        saq_queue = queue.queues["slack"]
+        stored = await saq_queue.job(job.key)
+        if stored is None or stored.status not in TERMINAL_STATUSES:
+            await saq_queue.listen(
+                [job.key], lambda _key, status: status in TERMINAL_STATUSES, timeout=90
+            )
+        finished = await saq_queue.job(job.key)
+        assert finished is not None, log.read_text()[-3000:]
+        assert finished.status == Status.COMPLETE, log.read_text()[-3000:]
+        assert await redis.exists(JobKeys(job.key).done)
+        posted = " ".join(str(c.args) for c in fake_slack.calls)
+        assert "42" in posted  # the fused answer reached Slack
+
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'fusion_fusions_total{outcome="ok"} 1.0' in text
+        assert "fusion_spend_micros_total" in text
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    status = await RedisBudgetStore(
+        redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
+    ).status("E0|T0001")
+    assert status.daily_spent_micros > 0
+    assert status.held_micros == 0
+    logged = log.read_text()
+    assert '"tenant": "E0|T0001"' in logged  # structured logs carry the tenant and the job
+    assert BOT_TOKEN not in logged
+    assert "test-key" not in logged
+    await queue.aclose()
+    await redis.aclose()
+
+
+def test_worker_without_platform_credentials_says_what_to_set(
+    redis_server: EmbeddedRedis, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = _env(cli_env | {"REDIS_URL": redis_server.url}, tmp_path)
+    proc = subprocess.run(  # noqa: S603 - our own console script
+        [*FUSION, "worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "SLACK_BOT_TOKEN" in proc.stderr
+    assert "DISCORD_TOKEN" in proc.stderr
