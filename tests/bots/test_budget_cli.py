@@ -1,0 +1,116 @@
+"""``fusion budget`` against a real Redis, and against the embedded server (data persists)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from bots.cli import app
+from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.redis_guard import connect_redis
+
+
+@pytest.fixture
+def env(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("FUSION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FUSION_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def fusion(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.usefixtures("env")
+def test_show_a_new_tenant_has_the_config_defaults() -> None:
+    code, out = fusion("budget", "show", "E1|T1")
+    assert code == 0, out
+    assert "Today:    $0.00 of $5.00" in out
+    assert "Month:    $0.00 of $50.00" in out
+    code, out = fusion("budget", "show", "E1|T1", "--json")
+    data = json.loads(out)
+    assert data["daily_limit_usd"] == 5.0
+    assert data["remaining_usd"] == 5.0
+
+
+@pytest.mark.usefixtures("env")
+def test_set_changes_limits_and_keeps_the_other() -> None:
+    code, out = fusion("budget", "set", "acme", "--daily", "2.5", "--monthly", "20")
+    assert code == 0, out
+    assert "of $2.50" in out
+    assert "of $20.00" in out
+    code, out = fusion("budget", "set", "acme", "--daily", "3")
+    assert code == 0, out
+    assert "of $3.00" in out
+    assert "of $20.00" in out
+
+
+@pytest.mark.usefixtures("env")
+def test_set_rejects_bad_amounts_with_a_fix() -> None:
+    code, out = fusion("budget", "set", "acme", "--daily", "-1")
+    assert code == 2
+    assert "--daily 2.50" in out
+    code, out = fusion("budget", "set", "acme")
+    assert code == 2
+    assert "--daily" in out
+
+
+@pytest.mark.usefixtures("env")
+async def test_list_and_reset_show_spend(redis_server: EmbeddedRedis) -> None:
+    client = connect_redis(redis_server.url)
+    store = RedisBudgetStore(client, default_daily_micros=5_000_000, default_monthly_micros=9)
+    await store.reserve("beta", "job", 1, lease_s=60)
+    await store.settle("beta", "job", 1_230_000)
+    await client.aclose()
+    code, out = await _in_thread("budget", "set", "alpha", "--daily", "1", "--monthly", "10")
+    assert code == 0, out
+    code, out = await _in_thread("budget", "list")
+    lines = out.splitlines()
+    assert lines[0].split() == ["TENANT", "TODAY", "MONTH", "HELD"]
+    assert lines[1].startswith("alpha")
+    assert lines[2].startswith("beta")
+    assert "$1.23/$5.00" in lines[2]
+    code, out = await _in_thread("budget", "reset", "beta")
+    assert code == 0, out
+    assert "Today:    $0.00 of $5.00" in out
+    code, out = await _in_thread("budget", "list", "--json")
+    assert [t["daily_spent_usd"] for t in json.loads(out)] == [0.0, 0.0]
+
+
+async def _in_thread(*args: str) -> tuple[int, str]:
+    """The command runs its own event loop, so run it off this test's loop."""
+    return await asyncio.to_thread(fusion, *args)
+
+
+def test_unreachable_redis_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.chdir(tmp_path)
+    code, out = fusion("budget", "show", "acme")
+    assert code == 1
+    assert "temporarily unavailable" in out
+
+
+def test_without_redis_url_budgets_persist_in_the_embedded_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("FUSION_CONFIG", raising=False)
+    monkeypatch.setenv("FUSION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    code, out = fusion("budget", "set", "solo", "--daily", "7")
+    assert code == 0, out
+    assert not (tmp_path / "data" / "redis" / "server.port").exists()  # stopped on exit
+    code, out = fusion("budget", "show", "solo")  # a fresh server, from the files
+    assert code == 0, out
+    assert "of $7.00" in out
