@@ -219,7 +219,13 @@ class Worker:
                 if meter.observe(event):
                     await self.ledger.record_spend(job.key, attempt, meter.micros)
                 if isinstance(event, Done):
-                    return self._succeeded(event.result, started)
+                    return self._succeeded(event.result, started, bound)
+                if isinstance(event, MemberFailed):
+                    bound.warning(
+                        "panel member failed",
+                        model=event.failure.model,
+                        reason=event.failure.error_kind,
+                    )
                 await self._progress(job, event, responder, bound)
         finally:
             aclose = getattr(stream, "aclose", None)
@@ -236,8 +242,18 @@ class Worker:
         outcome._error = exc
         return outcome
 
-    def _succeeded(self, result: FusionResult, started: float) -> _Outcome:
+    def _succeeded(
+        self, result: FusionResult, started: float, bound: structlog.BoundLogger
+    ) -> _Outcome:
         metrics.FUSIONS.labels("degraded" if result.degraded else "ok").inc()
+        bound.info(
+            "fusion finished",
+            writer=result.writer.served_by,
+            judge=result.judge.served_by if result.judge else None,
+            models=[a.served_by for a in result.answers],
+            cost_micros=result.cost_micros,
+            degraded=result.degraded,
+        )
         for stage, seconds in (
             ("panel", result.latency.panel_s),
             ("judge", result.latency.judge_s),

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from bots.cli import app
 from bots.embedded_redis import EmbeddedRedis
+from bots.redis_runtime import embedded_redis
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.redis_guard import connect_redis
 
@@ -114,3 +115,14 @@ def test_without_redis_url_budgets_persist_in_the_embedded_server(
     code, out = fusion("budget", "show", "solo")  # a fresh server, from the files
     assert code == 0, out
     assert "of $7.00" in out
+
+
+def test_processes_on_one_data_dir_share_one_embedded_server(tmp_path: Path) -> None:
+    """A second process (here: a nested user) connects to the running server, not a new one."""
+    data = tmp_path / "redis"
+    with embedded_redis(data) as first_url:
+        with embedded_redis(data) as second_url:
+            assert second_url == first_url
+        # The sharer leaving does not stop the owner's server.
+        assert redis.Redis.from_url(first_url).ping()
+    assert not (data / "server.port").exists()
