@@ -146,9 +146,9 @@ class OpenAICompatClient:
                 if on_text is not None:
                     await on_text(answer.text)
                 return answer
-        except httpx.TimeoutException as exc:
-            raise ModelTimeout(model, f"{type(exc).__name__} talking to the endpoint") from None
         except httpx.TransportError as exc:
+            if _is_timeout(exc):
+                raise ModelTimeout(model, f"{type(exc).__name__} talking to the endpoint") from None
             raise ModelConnectionError(model, self._scrub(_describe(exc))) from None
         except httpx.DecodingError as exc:
             raise ModelOutputError(model, f"undecodable response: {type(exc).__name__}") from None
@@ -332,6 +332,17 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _is_timeout(exc: httpx.TransportError) -> bool:
+    """True for a real timeout. The aiohttp transport reports some refused or dropped
+    connections as ``ConnectTimeout``; its cause tells them apart (real timeouts are caused by a
+    ``TimeoutError``, or by nothing under httpcore)."""
+    if not isinstance(exc, httpx.TimeoutException):
+        return False
+    return exc.__cause__ is None or isinstance(exc.__cause__, TimeoutError)
+
+
 def _describe(exc: Exception) -> str:
-    detail = str(exc) or "connection failed"
-    return f"{type(exc).__name__}: {detail}"
+    """Name the underlying error (the transport's own, when httpx wraps one)."""
+    source = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    detail = str(source) or str(exc) or "connection failed"
+    return f"{type(source).__name__}: {detail}"

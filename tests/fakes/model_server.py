@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 __all__ = ["FakeModelServer", "ModelBehavior", "RecordedRequest", "count_tokens"]
 
@@ -100,7 +101,8 @@ class RecordedRequest:
 
     model: str
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: Mapping[str, str]
+    """Case-insensitive, as HTTP headers are."""
     stream: bool
     at: float = field(default_factory=time.monotonic)
 
@@ -241,7 +243,7 @@ class FakeModelServer:
             return self._error(400, "Missing 'model'")
         model: str = body["model"]
         stream = bool(body.get("stream"))
-        self.requests.append(RecordedRequest(model, body, dict(request.headers), stream))
+        self.requests.append(RecordedRequest(model, body, CIMultiDict(request.headers), stream))
         behavior = self._behaviors.get(model, self._default)
         if behavior is None:
             return self._error(400, f"{model} is not a valid model ID")

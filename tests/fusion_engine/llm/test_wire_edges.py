@@ -10,7 +10,12 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from fusion_engine.errors import ModelConnectionError, ModelHTTPError, ModelOutputError
+from fusion_engine.errors import (
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelOutputError,
+    ModelTimeout,
+)
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 
 from .conftest import API_KEY, ask
@@ -98,3 +103,23 @@ async def test_negative_reported_cost_is_treated_as_unknown() -> None:
     client = _client(lambda r: httpx.Response(200, headers=SSE, text=body + "data: [DONE]\n\n"))
     usage = (await client.complete(ask())).usage
     assert (usage.cost_source, usage.cost_micros, usage.prompt_tokens) == ("unknown", 0, 3)
+
+
+def _raises(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+async def test_transport_timeouts_and_refusals_are_told_apart() -> None:
+    with pytest.raises(ModelTimeout):
+        await _client(_raises(httpx.ReadTimeout("slow"))).complete(ask())
+    refused = httpx.ConnectTimeout("Cannot connect")
+    refused.__cause__ = ConnectionRefusedError("refused")
+    with pytest.raises(ModelConnectionError, match="ConnectionRefusedError"):
+        await _client(_raises(refused)).complete(ask())
+    timed_out = httpx.ConnectTimeout("Connection timeout")
+    timed_out.__cause__ = TimeoutError()
+    with pytest.raises(ModelTimeout):
+        await _client(_raises(timed_out)).complete(ask())
