@@ -9,6 +9,7 @@ with an explicit lifecycle.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -47,13 +48,39 @@ class EmbeddedRedis:
 
     ``start`` blocks until the server answers PING; ``stop`` shuts it down cleanly (saving).
     Restarting keeps the same port and data, so clients reconnect to what they had.
+
+    A persisting server is shared per data directory: ``start`` writes its port to
+    ``data_dir/server.port``, and a later ``start`` for the same directory (another Fusion
+    process on the machine: a bot, ``fusion worker``, ``fusion ask --tenant``) that finds a
+    server answering there attaches to it instead of starting a second server on the same
+    files. A file lock makes that check-then-start atomic; only the starter stops the server.
     """
 
     def __init__(self, data_dir: Path, *, port: int | None = None, persist: bool = True) -> None:
         self.data_dir = data_dir
         self.port = port or _free_port()
         self.persist = persist
+        self.attached = False
+        """True when ``start`` found this directory's server already running and joined it."""
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def _port_file(self) -> Path:
+        return self.data_dir / "server.port"
+
+    def _running_elsewhere(self) -> int | None:
+        """The port of a live server another process started for this directory, if any."""
+        try:
+            port = int(self._port_file.read_text())
+        except (OSError, ValueError):
+            return None
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+        try:
+            return port if client.ping() else None
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
 
     @property
     def url(self) -> str:
@@ -61,12 +88,25 @@ class EmbeddedRedis:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self.attached or (self._proc is not None and self._proc.poll() is None)
 
     def start(self, timeout_s: float = 10.0) -> None:
         if self.running:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.persist:
+            self._start(timeout_s)
+            return
+        with (self.data_dir / "server.lock").open("a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            port = self._running_elsewhere()
+            if port is not None:
+                self.port, self.attached = port, True
+                return
+            self._start(timeout_s)
+            self._port_file.write_text(str(self.port))
+
+    def _start(self, timeout_s: float) -> None:
         args = [
             str(redis_server_binary()),
             "--bind", "127.0.0.1",
@@ -101,9 +141,14 @@ class EmbeddedRedis:
             client.close()
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server this object started (an attached one keeps running for its owner)."""
+        self.attached = False
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
+        with contextlib.suppress(OSError):
+            if self.persist and self._port_file.read_text() == str(self.port):
+                self._port_file.unlink()
         proc.terminate()  # SIGTERM: redis saves (when persisting) and exits
         try:
             proc.wait(timeout_s)
@@ -113,6 +158,7 @@ class EmbeddedRedis:
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would."""
+        self.attached = False
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()

