@@ -7,9 +7,11 @@ missing one means the price is unknown, and the model is reported as unknown (``
 
 The list is fetched once and kept for ``ttl_s``; concurrent callers share a single in-flight
 fetch. When a refresh fails the stale list is kept (prices change rarely; an answer should not
-fail because the price list blinked) and the next attempt waits ``retry_s``. Only when there has
-never been a list does a failure surface, as ``UnavailableError``: a price source that cannot say
-anything must not pretend every model is unknown (which would quote everything at zero).
+fail because the price list blinked) and the next attempt waits ``retry_s``. Price lookups never
+raise: with no list at all (the endpoint has no ``/models``, or it is down) every model is
+unknown, and callers already treat an unknown price conservatively (the quote uses its allowance
+for unpriced models; a missing cost stays ``unknown``). Failing every fusion because an optional
+price list is missing would make endpoints without one unusable.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 import httpx
 from pydantic import ValidationError
 
-from fusion_engine.errors import UnavailableError
 from fusion_engine.llm._wire import WireModel, WireModelList
 from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
 from fusion_engine.money import MICROS_PER_USD, cost_micros
@@ -102,11 +103,7 @@ class ModelsPriceSource:
         """The model's price, or ``None`` if the endpoint does not list it with a fixed price."""
         if self._clock() >= self._next_fetch_at:
             await self._refresh()
-        if self._prices is None:
-            raise UnavailableError(
-                f"Could not load model prices from {self._url}; check the endpoint URL and key."
-            )
-        return self._prices.get(model)
+        return self._prices.get(model) if self._prices is not None else None
 
     async def _refresh(self) -> None:
         """Join the in-flight fetch or start one. ``shield`` keeps one caller's cancellation from

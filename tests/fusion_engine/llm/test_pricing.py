@@ -7,7 +7,6 @@ import asyncio
 import httpx
 import pytest
 
-from fusion_engine.errors import UnavailableError
 from fusion_engine.llm.base import ModelPrice, Usage
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.llm.openai_compat import OpenAICompatClient
@@ -118,12 +117,16 @@ async def test_failed_refresh_keeps_stale_prices(http: httpx.AsyncClient) -> Non
     assert source.fetches == 3
 
 
-async def test_no_prices_at_all_is_unavailable(http: httpx.AsyncClient) -> None:
+async def test_no_price_list_at_all_means_unknown_not_an_error(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     async with FakeModelServer({"m/a": ModelBehavior()}, api_key="another-key") as server:
         source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
-        with pytest.raises(UnavailableError, match="model prices") as caught:
-            await source.price("m/a")
-    assert API_KEY not in str(caught.value)
+        assert await source.price("m/a") is None
+        assert await source.price("m/a") is None
+    assert server.models_calls == 1, "the failure is not retried before retry_s"
+    assert "no prices" in caplog.text
+    assert API_KEY not in caplog.text
 
 
 async def test_price_usage_fills_only_a_missing_cost() -> None:
