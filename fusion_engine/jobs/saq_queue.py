@@ -1,4 +1,4 @@
-"""The Redis job queue, on saq, behind the ``JobQueue`` seam.
+"""The Redis job queue, on saq, behind the ``JobQueue`` seam (one saq queue per platform).
 
 Why saq: asyncio-native, Redis-backed, dedupes by job key, per-job timeouts, retries, a
 heartbeat and a sweeper that re-queues the jobs of dead workers. Its defaults suit short
@@ -8,7 +8,8 @@ tasks (10 s timeout, one attempt, a sweep a minute); fusions run 15-90 s, so:
   + fallbacks and margin. Past it, saq cancels the attempt and retries it.
 - ``heartbeat`` 15 s: the worker touches the job every 5 s; a job untouched for 15 s belongs
   to a dead worker and the next sweep (every 5 s) re-queues it.
-- ``retries`` 4 attempts, with a short backoff: a job survives several crashed workers.
+- ``retries`` 4 attempts, with a short backoff: a job survives several crashed workers. After
+  the last failed attempt the user is told, and charged only what was really spent.
 - finished jobs are kept ``ttl`` 1 h for inspection; the dedupe window is longer and ours:
   saq forgets a key once its job finishes, so ``enqueue`` first sets an ``accepted`` marker
   (``SET NX``, 7 days). A retried delivery of a finished job is refused there, and the
@@ -245,7 +246,12 @@ class SaqJobQueue:
             saq_job = ctx.get("job")
             heartbeat = saq_job.update if saq_job is not None else None
             fusion_job = FusionJob.model_validate(job)
-            await worker.run_job(fusion_job, heartbeat=heartbeat)
+            try:
+                await worker.run_job(fusion_job, heartbeat=heartbeat)
+            except Exception as exc:
+                if saq_job is not None and not saq_job.retryable:  # this was the last attempt
+                    await worker.give_up(fusion_job, exc)
+                raise
 
         return SaqJobRunner(
             [

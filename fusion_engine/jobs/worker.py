@@ -56,12 +56,24 @@ from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, Redis
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult
 
-__all__ = ["DEFAULT_WORKER_LEASE_S", "FusionRunner", "Heartbeat", "SpendMeter", "Worker"]
+__all__ = [
+    "DEFAULT_WORKER_LEASE_S",
+    "GAVE_UP_MESSAGE",
+    "FusionRunner",
+    "Heartbeat",
+    "SpendMeter",
+    "Worker",
+]
 
 DEFAULT_WORKER_LEASE_S = 120.0
 """A running job's hold lease, renewed every ``keepalive_s``; it lapses this long after a crash."""
 
 Heartbeat = Callable[[], Awaitable[None]]
+
+GAVE_UP_MESSAGE = (
+    "Fusion could not finish this question after several attempts. You were charged only for "
+    "model calls that were made. Please ask again in a few minutes."
+)
 
 log = structlog.get_logger("fusion.worker")
 
@@ -181,6 +193,22 @@ class Worker:
                 await keepalive
             with contextlib.suppress(FusionError):
                 await self.ledger.release(job.key, token)
+
+    async def give_up(self, job: FusionJob, error: BaseException) -> None:
+        """The queue will not retry ``job`` again: tell the user, charge what was spent.
+
+        Best effort (Redis or the chat may be what keeps failing); never raises."""
+        bound = log.bind(job=job.key, tenant=job.reply.tenant, platform=job.reply.platform)
+        bound.error("giving up on a job", error=type(error).__name__)
+        metrics.FAILURES.labels("gave_up").inc()
+        try:
+            if await self.ledger.is_done(job.key):
+                return
+            await self._budgets.settle(job.reply.tenant, job.key, await self.ledger.spent(job.key))
+            await self._responder(job).on_error(job, FusionError(GAVE_UP_MESSAGE))
+            await self.ledger.mark_done(job.key)
+        except Exception:
+            bound.warning("could not report the failed job", exc_info=True)
 
     async def _take_lock(self, key: str, token: str) -> bool:
         """Take the run lock, waiting up to one lock TTL: a dead holder's lock lapses by then,

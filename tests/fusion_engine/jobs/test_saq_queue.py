@@ -11,7 +11,7 @@ from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.saq_queue import SaqJobQueue
-from fusion_engine.jobs.worker import Worker
+from fusion_engine.jobs.worker import GAVE_UP_MESSAGE, Worker
 from fusion_engine.redis_guard import connect_redis
 from tests.fusion_engine.jobs.fakes import FakeEngine, RecordingResponder, request
 
@@ -111,4 +111,30 @@ async def test_shutdown_hands_a_running_job_back_to_another_worker(
     panel = sum(a.usage.cost_micros for a in result.answers)
     status = await budgets.status("G1")
     assert status.daily_spent_micros == result.cost_micros + panel  # both attempts, once
+    assert status.held_micros == 0
+
+
+async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
+    parts: Callable[[], SaqJobQueue], redis_server: EmbeddedRedis
+) -> None:
+    budgets = budgets_for(redis_server)
+    responder = RecordingResponder(fail_results=99)  # the chat keeps failing
+    queue = SaqJobQueue(connect_redis(redis_server.url), retries=2, retry_delay_s=0.0)
+    await queue.connect()
+    worker = Worker(
+        engine=FakeEngine(), budgets=budgets, responders={"discord": responder},
+        redis=connect_redis(redis_server.url),
+    )  # fmt: skip
+    runner = queue.worker(worker)
+    running = asyncio.create_task(runner.start())
+    assert await queue.enqueue(job("Ev-doomed"))
+    await responder.finished.wait()
+    await runner.stop()
+    await running
+    await queue.aclose()
+    [(key, error)] = responder.errors
+    assert key == "Ev-doomed"
+    assert error.user_message == GAVE_UP_MESSAGE
+    status = await budgets.status("G1")
+    assert status.daily_spent_micros > 0  # the one real run, charged once
     assert status.held_micros == 0
