@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import load_config
@@ -106,8 +107,11 @@ async def test_a_flood_from_one_user_is_refused_without_a_hold() -> None:
     service = make_service(engine, budgets, queue, limit="2/minute")
     await service.submit("Ev1", request(user="U1"), REPLY)
     await service.submit("Ev2", request(user="U1"), REPLY)
+    before = REGISTRY.get_sample_value("fusion_failures_total", {"reason": "rate_limited"}) or 0
     with pytest.raises(RateLimited):
         await service.submit("Ev3", request(user="U1"), REPLY)
+    after = REGISTRY.get_sample_value("fusion_failures_total", {"reason": "rate_limited"})
+    assert after == before + 1
     assert list(queue.jobs) == ["Ev1", "Ev2"]
     assert (await budgets.status(REPLY.tenant)).held_micros == 500_000
 
