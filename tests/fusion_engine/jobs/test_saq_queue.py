@@ -138,3 +138,20 @@ async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
     status = await budgets.status("G1")
     assert status.daily_spent_micros > 0  # the one real run, charged once
     assert status.held_micros == 0
+
+
+async def test_a_job_just_dequeued_is_not_swept_on_first_sight(
+    parts: Callable[[], SaqJobQueue], redis_server: EmbeddedRedis
+) -> None:
+    """saq moves a job to the active list, then marks it active: a sweep in between must not
+    abort it. Only a job still unmarked on a second sweep is treated as stuck."""
+    queue = parts()
+    await queue.connect()
+    assert await queue.enqueue(job("Ev-race"))
+    saq_queue = queue.queues["discord"]
+    dequeued = await saq_queue.dequeue(timeout=1)  # moved to active, status still "queued"
+    assert dequeued is not None
+    sweep_lock = "saq:fusion:discord:sweep"
+    assert await saq_queue.sweep(lock=60, abort=0.1) == []
+    await saq_queue.redis.delete(sweep_lock)  # type: ignore[attr-defined]
+    assert await saq_queue.sweep(lock=60, abort=0.1) == ["Ev-race"]
