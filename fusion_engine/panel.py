@@ -55,7 +55,9 @@ class Caller:
 
 def describe_failure(exc: ModelCallError, timeout_s: float) -> str:
     """A short reason that is safe to show in a chat (the client has scrubbed secrets)."""
-    reason = f"timed out after {timeout_s:g} s" if isinstance(exc, ModelTimeout) else exc.detail
+    reason = exc.detail
+    if isinstance(exc, ModelTimeout) and reason == "timed out":  # the bare default: say how long
+        reason = f"timed out after {timeout_s:g} s"
     reason = " ".join(reason.split())
     if len(reason) > _MAX_REASON_CHARS:
         reason = reason[: _MAX_REASON_CHARS - 1] + "…"

@@ -254,3 +254,12 @@ async def test_member_events_are_published_as_members_finish() -> None:
     events = await collect(make_engine(models), make_request())
     finished = [e.answer.model for e in events if isinstance(e, MemberFinished)]
     assert sorted(finished) == sorted(make_pool().models)
+
+
+async def test_a_timeout_keeps_the_clients_own_account() -> None:
+    models = Models()
+    models.handlers["m/a"] = raiser(ModelTimeout("m/a", "ConnectTimeout talking to the endpoint"))
+    result = await make_engine(models).fuse(make_request(make_pool(call_timeout_s=120)))
+    (failure,) = result.failures
+    assert failure.error_kind == "timeout"
+    assert failure.reason == "ConnectTimeout talking to the endpoint"
