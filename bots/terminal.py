@@ -370,7 +370,7 @@ def _render_footer(console: Console, result: FusionResult) -> None:
     console.print(Group(*lines))
 
 
-def _pool_block(spec: PoolSpec, *, default: bool, quote: Quote | None) -> Table:
+def _pool_block(spec: PoolSpec, quote: Quote | None) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -421,6 +421,4 @@ def render_pools(
         if name == config.default_pool:
             title.append(" (default)", style="green")
         console.print(title)
-        console.print(
-            _pool_block(spec, default=name == config.default_pool, quote=quotes.get(name))
-        )
+        console.print(_pool_block(spec, quotes.get(name)))

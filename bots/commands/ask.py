@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -24,7 +24,7 @@ from typer._click.core import Context
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand
 
-from bots.embedded_redis import EmbeddedRedis
+from bots.redis_runtime import open_redis
 from bots.settings import Settings
 from bots.terminal import ProgressView, make_console, render_result
 from bots.wiring import Runtime
@@ -34,7 +34,6 @@ from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import ConfigError, FusionError, InputError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.money import format_usd
-from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest, validate_question
 from fusion_engine.result import FusionResult
 from fusion_engine.service import run_charged
@@ -130,13 +129,8 @@ async def _charged(
     settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, view: ProgressView
 ) -> tuple[FusionResult, BudgetStatus]:
     """Run the fusion against ``tenant``'s budget: reserve the quote, run, settle the cost."""
-    async with AsyncExitStack() as stack:
-        url = settings.redis_url
-        if url is None:
-            url = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis")).url
-        redis = connect_redis(url)
-        stack.push_async_callback(redis.aclose)
-        budgets = RedisBudgetStore.from_defaults(redis, rt.config.budgets)
+    async with open_redis(settings) as redis:
+        budgets = RedisBudgetStore.from_defaults(redis.redis, rt.config.budgets)
 
         async def show(event: FusionEvent) -> None:
             view.handle(event)
