@@ -91,10 +91,11 @@ class ProgressView:
         self._live: Live | None = None
         self._members: dict[str, Text] = {}
         self._judge: tuple[str, Text] | None = None
+        self._held = ""
+        self._streamed: list[str] = []
         self.streamed_answer = False
         """True while fused-answer text is being streamed (the line is still open)."""
         self.answer_printed = False
-        self._held = ""
         """True once the fused answer was streamed in full; ``render_result`` need not repeat it."""
 
     def __enter__(self) -> ProgressView:
@@ -154,15 +155,24 @@ class ProgressView:
                 )
             case WriterDelta(text=text):
                 self._stream(text)
-            case Done():
+            case Done(result=result):
                 self._stop_live()
                 if self.streamed_answer:
                     self._end_stream()
-                    self.answer_printed = True
+                streamed = "".join(self._streamed).strip()
+                self.answer_printed = bool(streamed) and streamed == result.answer.strip()
+                if streamed and not self.answer_printed:
+                    self._console.print(
+                        Text(
+                            "(The writer stopped part-way; the complete answer follows.)",
+                            style="yellow",
+                        )
+                    )
 
     def _stream(self, text: str) -> None:
         """Print a piece of the answer, holding back an escape sequence cut in two by the
         stream so that its tail is stripped with it instead of printed as stray characters."""
+        self._streamed.append(text)
         text = self._held + text
         self._held = ""
         cut = text.rfind("\x1b")

@@ -125,3 +125,19 @@ def test_escape_sequence_split_across_stream_pieces_is_stripped(pieces: list[str
         for piece in pieces:
             view.handle(WriterDelta(text=piece))
     assert buf.getvalue() == "abcd\n"
+
+
+def test_an_answer_replaced_after_a_failed_stream_is_printed_in_full() -> None:
+    buf = io.StringIO()
+    console = make_console(buf)
+    result = sample_result()
+    events = [e for e in sample_events(result) if not isinstance(e, WriterDelta)]
+    events.insert(-1, WriterDelta(text="The first writer got this f"))
+    with ProgressView(console) as view:
+        for event in events:
+            view.handle(event)
+    assert not view.answer_printed
+    render_result(console, result, answer_printed=view.answer_printed)
+    out = buf.getvalue()
+    assert "The first writer got this f\n(The writer stopped part-way" in out
+    assert "Fused answer\nThe fused answer is 42." in out
