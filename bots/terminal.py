@@ -1,4 +1,4 @@
-"""Rendering fusions in a terminal: live progress, the finished result, and the pool list.
+"""Rendering fusions in a terminal: live progress and the finished result.
 
 Everything a model wrote (panel answers, the judge's analysis, the fused answer) is untrusted:
 it reaches the terminal only as ``rich.text.Text`` built from :func:`safe_text`, so rich markup
@@ -12,7 +12,7 @@ a file, CI) each event prints one plain line, so logs read top to bottom with no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TextIO
 
@@ -21,7 +21,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from fusion_engine.config import FusionConfig
 from fusion_engine.events import (
     AnalysisReady,
     Done,
@@ -36,10 +35,9 @@ from fusion_engine.events import (
     WriterStarted,
 )
 from fusion_engine.money import format_usd
-from fusion_engine.pools import PoolSpec
-from fusion_engine.result import Analysis, FusionResult, PanelAnswer, Quote
+from fusion_engine.result import Analysis, FusionResult, PanelAnswer
 
-__all__ = ["ProgressView", "make_console", "render_pools", "render_result", "safe_text"]
+__all__ = ["ProgressView", "make_console", "render_result", "safe_text"]
 
 _ESCAPE_SEQUENCES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, colours, clear screen
@@ -378,57 +376,3 @@ def _render_footer(console: Console, result: FusionResult) -> None:
     )
     lines.append(Text.assemble(("Cost: ", "bold"), f"{format_usd(usage.cost_micros)} ({source})"))
     console.print(Group(*lines))
-
-
-def _pool_block(spec: PoolSpec, quote: Quote | None) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    if spec.description:
-        grid.add_row("about", Text(spec.description))
-    fallbacks = {m: ", ".join(fs) for m, fs in spec.fallbacks.items()}
-    grid.add_row(
-        "panel",
-        Text(
-            "\n".join(
-                m + (f" (fallback {fallbacks[m]})" if m in fallbacks else "") for m in spec.models
-            )
-        ),
-    )
-    for role, model, fallback in (
-        ("judge", spec.judge, spec.judge_fallback),
-        ("writer", spec.writer, spec.writer_fallback),
-    ):
-        grid.add_row(role, Text(model + (f" (fallback {fallback})" if fallback else "")))
-    grid.add_row("quorum", f"{spec.quorum} of {len(spec.models)}")
-    grid.add_row(
-        "timeouts",
-        f"per call {spec.call_timeout_s:g} s, grace {spec.grace_s:g} s, "
-        f"panel deadline {spec.deadline_s:g} s, retries {spec.max_retries}",
-    )
-    grid.add_row(
-        "tokens",
-        f"panel {spec.max_output_tokens}, judge {spec.judge_max_tokens}, "
-        f"writer {spec.writer_max_tokens}",
-    )
-    if quote is None:
-        cost = Text("unknown (no prices available)", style="dim")
-    else:
-        cost = Text(f"up to {quote.usd}")
-        if quote.unpriced:
-            cost.append(f" (no price for {', '.join(quote.unpriced)}; allowance used)", "dim")
-    grid.add_row("typical cost", cost)
-    return grid
-
-
-def render_pools(
-    console: Console, config: FusionConfig, quotes: Mapping[str, Quote | None]
-) -> None:
-    """Every pool with its members, knobs, and the quoted cost of a typical question."""
-    for name, spec in config.pools.items():
-        console.print()
-        title = Text(name, style="bold")
-        if name == config.default_pool:
-            title.append(" (default)", style="green")
-        console.print(title)
-        console.print(_pool_block(spec, quotes.get(name)))

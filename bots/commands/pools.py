@@ -11,20 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings
-from bots.terminal import make_console, render_pools
+from bots.terminal import make_console
 from bots.wiring import Runtime
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import ConfigError, UnavailableError
+from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import Quote
 
-__all__ = ["TYPICAL_QUESTION", "quote_pools", "register"]
+__all__ = ["TYPICAL_QUESTION", "quote_pools", "register", "render_pools"]
 
 TYPICAL_QUESTION = (
     "Our team runs a Python web service on Postgres that now handles about two thousand "
@@ -82,6 +87,60 @@ def pools(
             sys.stdout.write(_as_json(config, quotes) + "\n")
         else:
             render_pools(make_console(sys.stdout), config, dict(quotes))
+
+
+def _pool_block(spec: PoolSpec, quote: Quote | None) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if spec.description:
+        grid.add_row("about", Text(spec.description))
+    fallbacks = {m: ", ".join(fs) for m, fs in spec.fallbacks.items()}
+    grid.add_row(
+        "panel",
+        Text(
+            "\n".join(
+                m + (f" (fallback {fallbacks[m]})" if m in fallbacks else "") for m in spec.models
+            )
+        ),
+    )
+    for role, model, fallback in (
+        ("judge", spec.judge, spec.judge_fallback),
+        ("writer", spec.writer, spec.writer_fallback),
+    ):
+        grid.add_row(role, Text(model + (f" (fallback {fallback})" if fallback else "")))
+    grid.add_row("quorum", f"{spec.quorum} of {len(spec.models)}")
+    grid.add_row(
+        "timeouts",
+        f"per call {spec.call_timeout_s:g} s, grace {spec.grace_s:g} s, "
+        f"panel deadline {spec.deadline_s:g} s, retries {spec.max_retries}",
+    )
+    grid.add_row(
+        "tokens",
+        f"panel {spec.max_output_tokens}, judge {spec.judge_max_tokens}, "
+        f"writer {spec.writer_max_tokens}",
+    )
+    if quote is None:
+        cost = Text("unknown (no prices available)", style="dim")
+    else:
+        cost = Text(f"up to {quote.usd}")
+        if quote.unpriced:
+            cost.append(f" (no price for {', '.join(quote.unpriced)}; allowance used)", "dim")
+    grid.add_row("typical cost", cost)
+    return grid
+
+
+def render_pools(
+    console: Console, config: FusionConfig, quotes: Mapping[str, Quote | None]
+) -> None:
+    """Every pool with its members, knobs, and the quoted cost of a typical question."""
+    for name, spec in config.pools.items():
+        console.print()
+        title = Text(name, style="bold")
+        if name == config.default_pool:
+            title.append(" (default)", style="green")
+        console.print(title)
+        console.print(_pool_block(spec, quotes.get(name)))
 
 
 def register(app: typer.Typer) -> None:

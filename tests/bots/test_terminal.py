@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from bots.terminal import ProgressView, make_console, render_pools, render_result, safe_text
+from bots.commands.pools import render_pools
+from bots.terminal import ProgressView, make_console, render_result, safe_text
 from fusion_engine.config import load_config
 from fusion_engine.events import WriterDelta
 from fusion_engine.result import Quote
