@@ -15,14 +15,6 @@ from typing import Annotated
 
 import typer
 
-from adapters.discord import (
-    DiscordResponder,
-    DiscordRest,
-    DiscordStore,
-    FusionBot,
-    Intake,
-    point_at,
-)
 from bots.settings import Settings
 from fusion_engine.errors import ConfigError, FusionError
 
@@ -46,38 +38,27 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
     """Run the bot until it is closed (Ctrl-C / SIGTERM), with everything it owns."""
     token = require_token(settings)
     # Imported here so `fusion --help` works even where the model stack cannot be imported.
-    from bots.embedded_redis import EmbeddedRedis
+    from adapters.discord import (
+        DiscordResponder,
+        DiscordRest,
+        DiscordStore,
+        FusionBot,
+        Intake,
+        point_at,
+    )
+    from bots.redis_runtime import open_services
     from bots.wiring import Runtime
-    from fusion_engine.budget.redis_store import RedisBudgetStore
-    from fusion_engine.jobs.saq_queue import SaqJobQueue
     from fusion_engine.jobs.worker import Worker
-    from fusion_engine.ratelimit import UserRateLimiter
-    from fusion_engine.redis_guard import connect_redis
-    from fusion_engine.service import FusionService
 
     point_at(settings.discord_api_url, settings.discord_gateway_url)
     if run_worker is None:
         run_worker = settings.redis_url is None
     async with AsyncExitStack() as stack:
-        url = settings.redis_url
-        if url is None:
-            embedded = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis"))
-            url = embedded.url
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config
-        redis = connect_redis(url)
-        stack.push_async_callback(redis.aclose)
-        budgets = RedisBudgetStore.from_defaults(redis, config.budgets)
-        queue = SaqJobQueue(connect_redis(url))
-        await queue.connect()
-        stack.push_async_callback(queue.aclose)
-        service = FusionService(
-            config=config,
-            engine=runtime.engine,
-            budgets=budgets,
-            queue=queue,
-            limiter=UserRateLimiter.on_redis(config.budgets.user_rate_limit, redis),
-        )
+        services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
+        redis, budgets, queue = services.redis.redis, services.budgets, services.queue
+        service = services.service
         store = DiscordStore(redis)
         bot = FusionBot(Intake(service, config, store), sync_commands=sync_commands)
         stack.push_async_callback(bot.close)

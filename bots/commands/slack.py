@@ -72,37 +72,19 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
         socket_mode,
         web_app,
     )
-    from bots.embedded_redis import EmbeddedRedis
+    from bots.redis_runtime import open_services
     from bots.wiring import Runtime
-    from fusion_engine.budget.redis_store import RedisBudgetStore
-    from fusion_engine.jobs.saq_queue import SaqJobQueue
     from fusion_engine.jobs.worker import Worker
-    from fusion_engine.ratelimit import UserRateLimiter
-    from fusion_engine.redis_guard import connect_redis
-    from fusion_engine.service import FusionService
 
     api_url = settings.slack_api_url
     if run_worker is None:
         run_worker = settings.redis_url is None
     async with AsyncExitStack() as stack:
-        url = settings.redis_url
-        if url is None:
-            url = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis")).url
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config
-        redis = connect_redis(url)
-        stack.push_async_callback(redis.aclose)
-        budgets = RedisBudgetStore.from_defaults(redis, config.budgets)
-        queue = SaqJobQueue(connect_redis(url))
-        await queue.connect()
-        stack.push_async_callback(queue.aclose)
-        service = FusionService(
-            config=config,
-            engine=runtime.engine,
-            budgets=budgets,
-            queue=queue,
-            limiter=UserRateLimiter.on_redis(config.budgets.user_rate_limit, redis),
-        )
+        services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
+        redis, budgets, queue = services.redis.redis, services.budgets, services.queue
+        service = services.service
         oauth_flow = None
         tokens: TokenSource
         if bot_token is None:
