@@ -257,6 +257,7 @@ async def run_judge(
                 max_tokens=pool.judge_max_tokens,
                 json_schema=schema,
                 timeout_s=pool.call_timeout_s,
+                max_retries=pool.max_retries,
             )
             try:
                 completion, usage = await caller.call(chat)

@@ -88,6 +88,7 @@ async def _ask_member(
             max_tokens=pool.max_output_tokens,
             temperature=pool.temperature,
             timeout_s=pool.call_timeout_s,
+            max_retries=pool.max_retries,
         )
         try:
             completion, usage = await caller.call(chat)

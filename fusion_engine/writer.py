@@ -111,6 +111,7 @@ async def run_writer(
             max_tokens=pool.writer_max_tokens,
             temperature=pool.temperature,
             timeout_s=pool.call_timeout_s,
+            max_retries=pool.max_retries,
         )
         try:
             completion, usage = await caller.call(chat, None if streamed else sink)

@@ -43,6 +43,9 @@ class ChatRequest(BaseModel):
     """When set, ask for JSON-schema structured output (``response_format``) with this schema.
     Endpoints that reject it are retried by the caller without it."""
     timeout_s: float = Field(default=90.0, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, le=6)
+    """Retries for retryable failures, for clients wrapped in ``RetryingClient``; ``None``
+    leaves the wrapper's default."""
 
 
 class Usage(BaseModel):

@@ -79,7 +79,9 @@ class RetryingClient:
             return exc.retry_after is None or exc.retry_after <= self._max_delay_s
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_retries + 1),
+            stop=stop_after_attempt(
+                (self._max_retries if request.max_retries is None else request.max_retries) + 1
+            ),
             wait=self._wait,
             retry=should_retry,
             sleep=self._sleep,

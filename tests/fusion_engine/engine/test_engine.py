@@ -274,3 +274,11 @@ async def test_engine_serves_concurrent_fusions_independently() -> None:
     assert [r.question for r in results] == questions
     assert len({r.request_id for r in results}) == 20
     assert all(json.loads(r.model_dump_json())["answer"] == FUSED for r in results)
+
+
+async def test_every_call_carries_the_pools_timeout_and_retry_count() -> None:
+    models = Models()
+    pool = make_pool(max_retries=5, call_timeout_s=33.0)
+    await make_engine(models).fuse(make_request(pool))
+    assert {c.model for c in models.calls} >= {*pool.models, JUDGE, WRITER}
+    assert {(c.max_retries, c.timeout_s) for c in models.calls} == {(5, 33.0)}

@@ -205,3 +205,27 @@ async def test_wraps_any_model_client() -> None:
     completion = await RetryingClient(FunctionModelClient(flaky), sleep=sleep).complete(ask())
     assert completion.text == "ok"
     assert len(slept) == 2
+
+
+@pytest.mark.parametrize(("per_request", "calls"), [(0, 1), (4, 5), (None, 3)])
+async def test_a_request_can_set_its_own_retry_count(
+    sleep: RecordedSleep, per_request: int | None, calls: int
+) -> None:
+    """A pool's ``max_retries`` travels on each ChatRequest and overrides the wrapper default."""
+    seen: list[str] = []
+
+    def always_busy(request: ChatRequest) -> str:
+        seen.append(request.model)
+        raise ModelHTTPError(request.model, 503, "busy")
+
+    client = RetryingClient(FunctionModelClient(always_busy), max_retries=2, sleep=sleep)
+    request = ChatRequest(
+        model="m/a",
+        messages=(),
+        max_tokens=16,
+        max_retries=per_request,
+    )
+    with pytest.raises(ModelHTTPError):
+        await client.complete(request)
+    assert len(seen) == calls
+    assert len(sleep.delays) == calls - 1
