@@ -11,6 +11,9 @@ from fusion_engine.llm.base import (
     Usage,
 )
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
+from fusion_engine.llm.openai_compat import OpenAICompatClient
+from fusion_engine.llm.pricing import ModelsPriceSource, price_usage
+from fusion_engine.llm.retry import RetryingClient
 
 __all__ = [
     "ChatMessage",
@@ -19,8 +22,12 @@ __all__ = [
     "FunctionModelClient",
     "ModelClient",
     "ModelPrice",
+    "ModelsPriceSource",
+    "OpenAICompatClient",
     "PriceSource",
+    "RetryingClient",
     "StaticPrices",
     "TextSink",
     "Usage",
+    "price_usage",
 ]
