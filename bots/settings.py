@@ -13,7 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fusion_engine.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "secret_value"]
+
+
+def secret_value(value: SecretStr | None) -> str | None:
+    """A secret's stripped text, or ``None`` when it is unset or blank."""
+    text = value.get_secret_value().strip() if value is not None else ""
+    return text or None
 
 
 class Settings(BaseSettings):

@@ -15,8 +15,9 @@ from typing import Annotated
 
 import typer
 
-from bots.settings import Settings
-from fusion_engine.errors import ConfigError, FusionError
+from bots.commands.ask import cli_errors, load_settings
+from bots.settings import Settings, secret_value
+from fusion_engine.errors import ConfigError
 
 __all__ = ["register", "require_token", "serve"]
 
@@ -29,9 +30,10 @@ _NO_CREDENTIAL_FIX = (
 
 def require_token(settings: Settings) -> str:
     """The bot token, or a ``ConfigError`` that says how to get one."""
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+    token = secret_value(settings.discord_token)
+    if token is None:
         raise ConfigError(_NO_CREDENTIAL_FIX)
-    return settings.discord_token.get_secret_value().strip()
+    return token
 
 
 async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: bool) -> None:
@@ -92,14 +94,8 @@ def discord_command(
     ] = True,
 ) -> None:
     """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget."""
-    try:
-        settings = Settings()
-        asyncio.run(serve(settings, run_worker=worker, sync_commands=sync))
-    except FusionError as exc:
-        typer.echo(f"Error: {exc.user_message}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    with cli_errors():
+        asyncio.run(serve(load_settings(), run_worker=worker, sync_commands=sync))
 
 
 def register(app: typer.Typer) -> None:

@@ -20,8 +20,9 @@ from typing import Annotated
 import typer
 from aiohttp import web
 
-from bots.settings import Settings
-from fusion_engine.errors import ConfigError, FusionError
+from bots.commands.ask import cli_errors, load_settings
+from bots.settings import Settings, secret_value
+from fusion_engine.errors import ConfigError
 
 __all__ = ["register", "serve", "slack_credentials"]
 
@@ -37,22 +38,16 @@ _NO_SIGNING_HELP = (
 )
 
 
-def _secret(value: object) -> str | None:
-    getter = getattr(value, "get_secret_value", None)
-    text = getter() if getter is not None else None
-    return text.strip() if isinstance(text, str) and text.strip() else None
-
-
 def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
     """``(signing_secret, bot_token, app_token)``; ``ConfigError`` says what is missing.
 
     ``bot_token`` is ``None`` in OAuth (multi-workspace) mode."""
-    bot_token = _secret(settings.slack_bot_token)
-    app_token = _secret(settings.slack_app_token)
-    oauth = settings.slack_client_id and _secret(settings.slack_client_secret)
+    bot_token = secret_value(settings.slack_bot_token)
+    app_token = secret_value(settings.slack_app_token)
+    oauth = settings.slack_client_id and secret_value(settings.slack_client_secret)
     if bot_token is None and not oauth:
         raise ConfigError(_NO_CREDENTIALS)
-    signing_secret = _secret(settings.slack_signing_secret)
+    signing_secret = secret_value(settings.slack_signing_secret)
     if signing_secret is None and app_token is None:
         raise ConfigError(_NO_SIGNING_HELP)
     return signing_secret or "", None if oauth else bot_token, app_token
@@ -91,7 +86,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
             stores = await stack.enter_async_context(
                 open_oauth(
                     client_id=settings.slack_client_id or "",
-                    client_secret=_secret(settings.slack_client_secret) or "",
+                    client_secret=secret_value(settings.slack_client_secret) or "",
                     db_url=settings.slack_installation_db,
                     api_url=api_url,
                 )
@@ -139,14 +134,8 @@ def slack_command(
     ] = "0.0.0.0",  # noqa: S104 - a web process must accept Slack's requests
 ) -> None:
     """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode)."""
-    try:
-        settings = Settings()
-        asyncio.run(serve(settings, run_worker=worker, host=host))
-    except FusionError as exc:
-        typer.echo(f"Error: {exc.user_message}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    with cli_errors():
+        asyncio.run(serve(load_settings(), run_worker=worker, host=host))
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ import typer
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
 from bots.observability import configure_logging, start_metrics_server
-from bots.settings import Settings
+from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError
 from fusion_engine.jobs.base import Responder
 
@@ -33,19 +33,13 @@ _NO_PLATFORM = (
 )
 
 
-def _secret(value: object) -> str | None:
-    getter = getattr(value, "get_secret_value", None)
-    text = getter() if getter is not None else None
-    return text.strip() if isinstance(text, str) and text.strip() else None
-
-
 async def build_responders(
     settings: Settings, stack: AsyncExitStack, redis: aioredis.Redis
 ) -> dict[str, Responder]:
     """A responder per platform with credentials, its resources opened on ``stack``."""
     responders: dict[str, Responder] = {}
-    bot_token = _secret(settings.slack_bot_token)
-    oauth = settings.slack_client_id and _secret(settings.slack_client_secret)
+    bot_token = secret_value(settings.slack_bot_token)
+    oauth = settings.slack_client_id and secret_value(settings.slack_client_secret)
     if bot_token or oauth:
         from adapters.slack import InstallationTokens, SlackResponder, StaticToken, open_oauth
 
@@ -55,14 +49,14 @@ async def build_responders(
             stores = await stack.enter_async_context(
                 open_oauth(
                     client_id=settings.slack_client_id or "",
-                    client_secret=_secret(settings.slack_client_secret) or "",
+                    client_secret=secret_value(settings.slack_client_secret) or "",
                     db_url=settings.slack_installation_db,
                     api_url=settings.slack_api_url,
                 )
             )
             tokens = InstallationTokens(stores.installations)
         responders["slack"] = SlackResponder(tokens, redis, api_url=settings.slack_api_url)
-    discord_token = _secret(settings.discord_token)
+    discord_token = secret_value(settings.discord_token)
     if discord_token:
         import discord
 
