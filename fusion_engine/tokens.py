@@ -1,8 +1,11 @@
 """Offline, conservative token estimates for quotes (no tokenizer download, no network).
 
-Real tokenizers average about 4 characters a token on English prose and fewer on code or other
-scripts. Counting 3 characters a token, rounded up, plus a fixed overhead per chat message
-over-counts on purpose: a quote is what a budget reserves, so it must not be too low.
+Real tokenizers average about 4 characters a token on English prose and fewer on code. ASCII is
+counted at 3 characters a token, rounded up. Other scripts and emoji can cost several tokens a
+character, so every non-ASCII character counts as one token per UTF-8 byte: byte-level BPE
+tokenizers never produce more tokens than bytes, so this cannot under-count them. A fixed
+overhead per chat message is added. All of it over-counts on purpose: a quote is what a budget
+reserves, so it must not be too low.
 """
 
 from __future__ import annotations
@@ -18,9 +21,17 @@ MESSAGE_OVERHEAD_TOKENS = 8
 """Role markers and separators the chat template adds around each message."""
 
 
+_ASCII = bytes(range(128))
+
+
 def estimate_tokens(text: str) -> int:
-    """An upper estimate of the tokens in ``text``: characters / 3, rounded up."""
-    return -(-len(text) // CHARS_PER_TOKEN)
+    """An upper estimate of the tokens in ``text``: ASCII characters / 3 (rounded up) plus one
+    token per UTF-8 byte of everything else."""
+    if text.isascii():
+        return -(-len(text) // CHARS_PER_TOKEN)
+    encoded = text.encode("utf-8")
+    other_bytes = len(encoded.translate(None, _ASCII))
+    return -(-(len(encoded) - other_bytes) // CHARS_PER_TOKEN) + other_bytes
 
 
 def estimate_messages(messages: Iterable[ChatMessage]) -> int:

@@ -29,7 +29,9 @@ def usd(prompt: float, completion: float) -> ModelPrice:
 
 
 def tokens(text: str) -> int:
-    return math.ceil(len(text) / 3) + 8  # chars / 3 rounded up, plus the per-message overhead
+    # ASCII chars / 3 rounded up, one per UTF-8 byte of anything else, plus per-message overhead
+    other = sum(len(c.encode()) for c in text if not c.isascii())
+    return math.ceil(sum(c.isascii() for c in text) / 3) + other + 8
 
 
 def small_pool(**kw: object):  # type: ignore[no-untyped-def]
@@ -44,6 +46,13 @@ def small_pool(**kw: object):  # type: ignore[no-untyped-def]
 
 def test_estimate_tokens_rounds_up() -> None:
     assert [estimate_tokens(t) for t in ("", "a", "abc", "abcd")] == [0, 1, 1, 2]
+
+
+def test_other_scripts_and_emoji_are_never_under_counted() -> None:
+    # byte-level BPE never emits more tokens than UTF-8 bytes, so bytes bound non-ASCII text
+    assert estimate_tokens("\N{GRINNING FACE}" * 1000) == 4000
+    assert estimate_tokens("\u6f22\u5b57" * 500) == 3000
+    assert estimate_tokens("caf\u00e9!") == 2 + 2  # "caf!" -> 2, "\u00e9" -> 2 bytes
 
 
 async def test_quote_matches_the_hand_computed_figure() -> None:
