@@ -2,8 +2,10 @@
 
 Logs are structured (structlog): JSON lines when the output is not a terminal, so a log
 platform can filter by ``tenant``, ``job`` and ``model``; readable lines at a terminal. Standard
-library loggers (saq, discord.py, aiohttp) go through the same renderer. Only ids and amounts are
-logged, never tokens, keys or question text.
+library loggers (saq, discord.py, aiohttp) go through the same renderer. Our own logs carry only
+ids and amounts. Libraries are less careful (saq logs a failed job's whole repr, which includes
+its reply target; discord.py logs webhook URLs, which contain interaction tokens), so every
+line, exception text included, passes through ``redact`` before it is written.
 
 Metrics are Prometheus' default registry (``fusion_engine.metrics``) served on ``/metrics`` from
 a small background HTTP server when ``FUSION_METRICS_PORT`` is set.
@@ -12,13 +14,47 @@ a small background HTTP server when ``FUSION_METRICS_PORT`` is set.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
 
-__all__ = ["configure_logging", "start_metrics_server"]
+__all__ = ["configure_logging", "redact", "redact_processor", "start_metrics_server"]
+
+_MASK = "***"
+_SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Discord webhook / interaction URLs carry the interaction token in the path.
+    (re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]+"), rf"\1{_MASK}"),
+    # Fields of a serialized ReplyTarget (repr, JSON or keyword form).
+    (
+        re.compile(r"""((?:interaction_token|response_url)['"]?\s*[:=]\s*['"]?)[^'"\s,})]+"""),
+        rf"\1{_MASK}",
+    ),
+    (re.compile(r"https://hooks\.slack\.com/\S+"), _MASK),
+    (re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9\-]+"), _MASK),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), _MASK),
+    (re.compile(r"\b(Bearer|Bot)\s+[A-Za-z0-9_.\-=]{16,}"), rf"\1 {_MASK}"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with tokens, keys, webhook and ``response_url`` secrets masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secrets in every string value (message and exception text)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
@@ -34,7 +70,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_processor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
@@ -42,7 +78,12 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_processor,
+                renderer,
+            ],
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
