@@ -25,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable, Coroutine
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
-from saq import Job, Queue
+from saq import Job
 from saq import Worker as SaqWorker
 from saq.job import Status
 from saq.queue.redis import RedisQueue
@@ -47,6 +48,34 @@ JOB_FUNCTION = "fusion"
 PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
 log = structlog.get_logger("fusion.queue")
+
+GIVE_UP_TIMEOUT_S = 20.0
+"""How long a give-up (settle the spend, tell the user) may take once the job is cancelled."""
+
+Abandoned = Callable[[Job], Coroutine[Any, Any, None]]
+"""Called by the sweeper for a stuck job it will not retry (its worker may be dead)."""
+
+_background: set[asyncio.Task[None]] = set()
+"""Give-ups that outlive the cancelled job task (a strong reference keeps them alive)."""
+
+
+async def _survive_cancel(work: Coroutine[Any, Any, None], *, wait_s: float) -> None:
+    """Run ``work`` (bounded by ``GIVE_UP_TIMEOUT_S``) in its own task, so a further cancel of
+    the caller (saq cancels a timed-out job again when it does not stop within its hard
+    deadline) cannot interrupt it; wait for it up to ``wait_s``. A cancel of the caller still
+    propagates: only the waiting stops."""
+    task = asyncio.create_task(_bounded(work))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), wait_s)
+
+
+async def _bounded(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await asyncio.wait_for(work, GIVE_UP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("giving up on a job took too long; abandoned")
 
 
 class _PatientRedisQueue(RedisQueue):
@@ -65,6 +94,7 @@ class _PatientRedisQueue(RedisQueue):
     _backoff_s = 0.0
     _retry_at = 0.0
     _suspects: frozenset[bytes | str] = frozenset()
+    on_abandoned: Abandoned | None = None
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         # saq's sweep, except for the ``unmarked`` rule (see the class docstring).
@@ -99,6 +129,9 @@ class _PatientRedisQueue(RedisQueue):
                 await self.retry(job, error=self.swept_error_message)
             else:
                 await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+                if self.on_abandoned is not None:
+                    # Its worker is likely dead, so nobody else will charge or tell the user.
+                    await _survive_cancel(self.on_abandoned(job), wait_s=GIVE_UP_TIMEOUT_S)
         self._suspects = frozenset(unmarked)
         return swept
 
@@ -190,7 +223,7 @@ class SaqJobQueue:
         dedupe_ttl_s: int = DEDUPE_TTL_S,
     ) -> None:
         self._redis = redis
-        self.queues: dict[str, Queue] = {
+        self.queues: dict[str, _PatientRedisQueue] = {
             platform: _PatientRedisQueue(redis, name=f"{name}:{platform}") for platform in PLATFORMS
         }
         self._job_options: dict[str, Any] = {
@@ -241,17 +274,36 @@ class SaqJobQueue:
         sweep_s: int = 5,
     ) -> SaqJobRunner:
         """Runners for ``worker``'s platforms. ``await r.start()``; ``await r.stop()``."""
+        cancel_deadline_s = 2.0
 
         async def run(ctx: Context, *, job: dict[str, Any]) -> None:
             saq_job = ctx.get("job")
             heartbeat = saq_job.update if saq_job is not None else None
             fusion_job = FusionJob.model_validate(job)
+            last = saq_job is not None and not saq_job.retryable
             try:
                 await worker.run_job(fusion_job, heartbeat=heartbeat)
             except Exception as exc:
-                if saq_job is not None and not saq_job.retryable:  # this was the last attempt
+                if last:
                     await worker.give_up(fusion_job, exc)
                 raise
+            except asyncio.CancelledError as exc:
+                # A timeout or a sweep abort cancels the task. On the last attempt nobody runs
+                # it again: settle what was spent and tell the user, in a task the next cancel
+                # cannot reach. A stopping worker is different: saq hands the job back.
+                if last and not ctx["worker"].event.is_set():
+                    await _survive_cancel(worker.give_up(fusion_job, exc), wait_s=cancel_deadline_s)
+                raise
+
+        async def abandoned(saq_job: Job) -> None:
+            await worker.give_up(
+                FusionJob.model_validate((saq_job.kwargs or {})["job"]),
+                TimeoutError(saq_job.error or "swept"),
+            )
+
+        for platform in worker.platforms:
+            if platform in self.queues:
+                self.queues[platform].on_abandoned = abandoned
 
         return SaqJobRunner(
             [
@@ -262,7 +314,7 @@ class SaqJobQueue:
                     timers={"sweep": sweep_s, "abort": 1, "schedule": 1, "worker_info": 10},
                     dequeue_timeout=1.0,
                     shutdown_grace_period_s=shutdown_grace_s,
-                    cancellation_hard_deadline_s=2.0,
+                    cancellation_hard_deadline_s=cancel_deadline_s,
                 )
                 for platform in worker.platforms
                 if platform in self.queues

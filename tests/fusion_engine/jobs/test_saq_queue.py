@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from saq.job import Status
 
 from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.budget.redis_store import RedisBudgetStore
@@ -153,5 +154,75 @@ async def test_a_job_just_dequeued_is_not_swept_on_first_sight(
     assert dequeued is not None
     sweep_lock = "saq:fusion:discord:sweep"
     assert await saq_queue.sweep(lock=60, abort=0.1) == []
-    await saq_queue.redis.delete(sweep_lock)  # type: ignore[attr-defined]
+    await saq_queue.redis.delete(sweep_lock)
     assert await saq_queue.sweep(lock=60, abort=0.1) == ["Ev-race"]
+
+
+async def test_a_last_attempt_that_times_out_is_charged_and_reported(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """saq cancels a timed-out job (a ``CancelledError``, not an ``Exception``): on the last
+    attempt the spend recorded so far is still settled and the user is told, once."""
+    shared = connect_redis(redis_server.url)
+    await shared.flushdb()
+    await shared.aclose()
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    budgets, responder = budgets_for(redis_server), RecordingResponder()
+    queue = SaqJobQueue(connect_redis(redis_server.url), timeout_s=1, retries=2, retry_delay_s=0.0)
+    await queue.connect()
+    worker = Worker(
+        engine=FakeEngine(gate=hang), budgets=budgets, responders={"discord": responder},
+        redis=connect_redis(redis_server.url),
+    )  # fmt: skip
+    runner = queue.worker(worker)
+    running = asyncio.create_task(runner.start())
+    assert await queue.enqueue(job("Ev-slow"))
+    await responder.finished.wait()
+    await runner.stop()
+    await running
+    await queue.aclose()
+    [(key, error)] = responder.errors
+    assert key == "Ev-slow"
+    assert error.user_message == GAVE_UP_MESSAGE
+    assert responder.results == []
+    status = await budgets.status("G1")
+    assert status.daily_spent_micros > 0  # the panel answers of both attempts
+    assert status.held_micros == 0
+    assert await worker.ledger.is_done("Ev-slow")
+
+
+async def test_the_sweeper_gives_up_on_a_stuck_last_attempt(
+    parts: Callable[[], SaqJobQueue], redis_server: EmbeddedRedis
+) -> None:
+    """A stuck job on its last attempt (its worker died) is not retried by the sweeper: the
+    sweeper settles its recorded spend and tells the user."""
+    queue = parts()
+    await queue.connect()
+    budgets, responder = budgets_for(redis_server), RecordingResponder()
+    worker = Worker(
+        engine=FakeEngine(), budgets=budgets, responders={"discord": responder},
+        redis=connect_redis(redis_server.url),
+    )  # fmt: skip
+    queue.worker(worker)  # wires the give-up hook; never started (the worker "died")
+    doomed = job("Ev-stuck")
+    await budgets.reserve("G1", doomed.key, doomed.quote_micros, lease_s=600)
+    await worker.ledger.record_spend(doomed.key, "attempt-1", 70_000)
+    saq_queue = queue.queues["discord"]
+    await saq_queue.enqueue(
+        "fusion", key=doomed.key, job=doomed.model_dump(mode="json"), retries=1, heartbeat=1
+    )
+    dequeued = await saq_queue.dequeue(timeout=1)
+    assert dequeued is not None
+    dequeued.attempts = 1
+    await dequeued.update(status=Status.ACTIVE, touched=0)  # last touched long ago: stuck
+    assert await saq_queue.sweep(lock=60, abort=0.1) == ["Ev-stuck"]
+    [(key, error)] = responder.errors
+    assert key == "Ev-stuck"
+    assert error.user_message == GAVE_UP_MESSAGE
+    status = await budgets.status("G1")
+    assert status.daily_spent_micros == 70_000
+    assert status.held_micros == 0
