@@ -14,6 +14,11 @@ from collections.abc import Iterable
 
 from fusion_engine.judge import LABELS, Labelled, judge_messages
 from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
+from fusion_engine.llm.pricing import (
+    UNPRICED_COMPLETION_MICROS_PER_MTOK,
+    UNPRICED_PRICE,
+    UNPRICED_PROMPT_MICROS_PER_MTOK,
+)
 from fusion_engine.money import cost_micros
 from fusion_engine.panel import panel_messages
 from fusion_engine.request import FusionRequest
@@ -28,15 +33,8 @@ __all__ = [
     "quote_request",
 ]
 
-UNPRICED_PROMPT_MICROS_PER_MTOK = 15_000_000
-"""$15 per million prompt tokens for a model with no known price (dearer than most models)."""
-UNPRICED_COMPLETION_MICROS_PER_MTOK = 75_000_000
-"""$75 per million completion tokens for a model with no known price."""
-
-_UNPRICED = ModelPrice(
-    prompt_per_mtok=UNPRICED_PROMPT_MICROS_PER_MTOK,
-    completion_per_mtok=UNPRICED_COMPLETION_MICROS_PER_MTOK,
-)
+_UNPRICED = UNPRICED_PRICE
+"""The allowance (``llm/pricing.py``) for a model with no known price; settling charges the same."""
 
 
 async def _dearest(

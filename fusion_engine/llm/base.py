@@ -15,6 +15,7 @@ __all__ = [
     "ChatMessage",
     "ChatRequest",
     "Completion",
+    "CostSource",
     "ModelClient",
     "ModelPrice",
     "PriceSource",
@@ -48,6 +49,10 @@ class ChatRequest(BaseModel):
     leaves the wrapper's default."""
 
 
+CostSource = Literal["reported", "priced", "unknown", "mixed", "estimated"]
+"""Where a ``Usage``'s cost came from."""
+
+
 class Usage(BaseModel):
     """Tokens and cost of one call (or a sum of calls). Cost is integer micro-dollars."""
 
@@ -56,8 +61,9 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_micros: int = 0
-    cost_source: Literal["reported", "priced", "unknown", "mixed"] = "unknown"
-    """``reported``: the endpoint's ``usage.cost``; ``priced``: tokens × ``/models`` pricing."""
+    cost_source: CostSource = "unknown"
+    """``reported``: the endpoint's ``usage.cost``; ``priced``: tokens × ``/models`` pricing;
+    ``estimated``: tokens × the conservative allowance for a model with no known price."""
 
     @property
     def total_tokens(self) -> int:

@@ -9,9 +9,10 @@ The list is fetched once and kept for ``ttl_s``; concurrent callers share a sing
 fetch. When a refresh fails the stale list is kept (prices change rarely; an answer should not
 fail because the price list blinked) and the next attempt waits ``retry_s``. Price lookups never
 raise: with no list at all (the endpoint has no ``/models``, or it is down) every model is
-unknown, and callers already treat an unknown price conservatively (the quote uses its allowance
-for unpriced models; a missing cost stays ``unknown``). Failing every fusion because an optional
-price list is missing would make endpoints without one unusable.
+unknown, and callers treat an unknown price conservatively: the quote and ``price_usage`` both
+charge an unpriced model's tokens at the same deliberately high allowance
+(``UNPRICED_PRICE``), so a budget still binds. Failing every fusion because an optional price
+list is missing would make endpoints without one unusable.
 """
 
 from __future__ import annotations
@@ -26,14 +27,31 @@ import httpx
 from pydantic import ValidationError
 
 from fusion_engine.llm._wire import WireModel, WireModelList
-from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
+from fusion_engine.llm.base import CostSource, ModelPrice, PriceSource, Usage
 from fusion_engine.money import MICROS_PER_USD, cost_micros
 
-__all__ = ["ModelsPriceSource", "parse_price_per_token", "price_usage"]
+__all__ = [
+    "UNPRICED_COMPLETION_MICROS_PER_MTOK",
+    "UNPRICED_PRICE",
+    "UNPRICED_PROMPT_MICROS_PER_MTOK",
+    "ModelsPriceSource",
+    "parse_price_per_token",
+    "price_usage",
+]
 
 log = logging.getLogger(__name__)
 
 _TOKENS_PER_PRICE_UNIT = 1_000_000
+
+UNPRICED_PROMPT_MICROS_PER_MTOK = 15_000_000
+"""$15 per million prompt tokens for a model with no known price (dearer than most models)."""
+UNPRICED_COMPLETION_MICROS_PER_MTOK = 75_000_000
+"""$75 per million completion tokens for a model with no known price."""
+UNPRICED_PRICE = ModelPrice(
+    prompt_per_mtok=UNPRICED_PROMPT_MICROS_PER_MTOK,
+    completion_per_mtok=UNPRICED_COMPLETION_MICROS_PER_MTOK,
+)
+"""The allowance the quote reserves and ``price_usage`` charges for a model with no price."""
 
 
 def parse_price_per_token(value: str | None) -> int | None:
@@ -137,15 +155,17 @@ class ModelsPriceSource:
 async def price_usage(usage: Usage, model: str, prices: PriceSource) -> Usage:
     """Fill in the cost of ``usage`` from ``prices`` when the endpoint did not report it.
 
-    A usage whose cost is already known (``reported``/``priced``/``mixed``) is returned as is;
-    so is one for a model without a known price (its cost stays ``unknown``).
+    A usage whose cost is already known (``reported``/``priced``/``estimated``/``mixed``) is
+    returned as is. A model without a known price is charged at ``UNPRICED_PRICE`` (source
+    ``estimated``): settling such calls as $0 would let unpriced models spend without limit.
     """
     if usage.cost_source != "unknown":
         return usage
     price = await prices.price(model)
+    source: CostSource = "priced"
     if price is None:
-        return usage
+        price, source = UNPRICED_PRICE, "estimated"
     cost = cost_micros(usage.prompt_tokens, price.prompt_per_mtok) + cost_micros(
         usage.completion_tokens, price.completion_per_mtok
     )
-    return usage.model_copy(update={"cost_micros": cost, "cost_source": "priced"})
+    return usage.model_copy(update={"cost_micros": cost, "cost_source": source})

@@ -20,6 +20,11 @@ from fusion_engine.events import (
 )
 from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
 from fusion_engine.llm.function import StaticPrices
+from fusion_engine.llm.pricing import (
+    UNPRICED_COMPLETION_MICROS_PER_MTOK,
+    UNPRICED_PROMPT_MICROS_PER_MTOK,
+)
+from fusion_engine.money import cost_micros
 
 from .helpers import (
     FUSED,
@@ -204,9 +209,13 @@ async def test_costs_sum_reported_and_priced_calls() -> None:
     assert result.panel[1].usage.cost_source == "priced"
     assert result.judge is not None
     assert result.judge.usage.cost_micros == 200
-    assert result.writer.usage.cost_micros == 0
-    assert result.writer.usage.cost_source == "unknown"
-    assert result.usage.cost_micros == 1234 + 4 * 200 + 200
+    # No price for the writer: its tokens are charged at the quote's allowance, never $0.
+    writer_cost = cost_micros(100, UNPRICED_PROMPT_MICROS_PER_MTOK) + cost_micros(
+        50, UNPRICED_COMPLETION_MICROS_PER_MTOK
+    )
+    assert result.writer.usage.cost_micros == writer_cost
+    assert result.writer.usage.cost_source == "estimated"
+    assert result.usage.cost_micros == 1234 + 4 * 200 + 200 + writer_cost
     assert result.usage.prompt_tokens == 700
     assert result.usage.completion_tokens == 350
     assert result.usage.cost_source == "mixed"

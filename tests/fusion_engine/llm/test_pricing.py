@@ -7,10 +7,18 @@ import asyncio
 import httpx
 import pytest
 
+from fusion_engine import quote
 from fusion_engine.llm.base import ModelPrice, Usage
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.llm.openai_compat import OpenAICompatClient
-from fusion_engine.llm.pricing import ModelsPriceSource, parse_price_per_token, price_usage
+from fusion_engine.llm.pricing import (
+    UNPRICED_COMPLETION_MICROS_PER_MTOK,
+    UNPRICED_PRICE,
+    UNPRICED_PROMPT_MICROS_PER_MTOK,
+    ModelsPriceSource,
+    parse_price_per_token,
+    price_usage,
+)
 from fusion_engine.money import cost_micros
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
@@ -137,7 +145,23 @@ async def test_price_usage_fills_only_a_missing_cost() -> None:
     assert priced.cost_micros == 3000 + 1
     reported = Usage(prompt_tokens=1000, cost_micros=7, cost_source="reported")
     assert await price_usage(reported, "m/a", prices) == reported
-    assert await price_usage(unknown, "m/nope", prices) == unknown
+
+
+async def test_an_unpriced_model_is_charged_the_quote_allowance_not_zero() -> None:
+    """No reported cost and no list price: the tokens are charged at the same conservative
+    allowance the quote reserved, so budgets still bind for unpriced models."""
+    unknown = Usage(prompt_tokens=1000, completion_tokens=200)
+    charged = await price_usage(unknown, "m/nope", StaticPrices({}))
+    assert charged.cost_source == "estimated"
+    assert charged.cost_micros == cost_micros(1000, UNPRICED_PROMPT_MICROS_PER_MTOK) + cost_micros(
+        200, UNPRICED_COMPLETION_MICROS_PER_MTOK
+    )
+    assert charged.cost_micros > 0
+    assert (charged.prompt_tokens, charged.completion_tokens) == (1000, 200)
+    assert await price_usage(charged, "m/nope", StaticPrices({})) == charged  # not re-priced
+    # One allowance for quoting and settling (quote.py's names stay importable).
+    assert UNPRICED_PRICE.prompt_per_mtok == quote.UNPRICED_PROMPT_MICROS_PER_MTOK
+    assert UNPRICED_PRICE.completion_per_mtok == quote.UNPRICED_COMPLETION_MICROS_PER_MTOK
 
 
 async def test_missing_cost_is_priced_from_models_end_to_end(
