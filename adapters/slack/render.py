@@ -1,9 +1,11 @@
 """Block Kit for every message Fusion posts in Slack. Pure functions: data in, JSON out.
 
 Every string that came from a model (or a user) is escaped with ``text.escape`` here, at the
-last step, and every piece of text is split under Slack's real limits rather than cut: the
-fused answer fills ``markdown`` blocks up to the 12,000-character per-message total and any
-remainder becomes numbered continuation messages, posted in the answer's thread.
+last step (``text.escape_markdown`` for ``markdown`` blocks, which also render Markdown links,
+so every link shows its real destination), and every piece of text is split under Slack's real
+limits rather than cut: the fused answer fills ``markdown`` blocks up to the 12,000-character
+per-message total and any remainder becomes numbered continuation messages, posted in the
+answer's thread.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from adapters.slack.text import (
     MAX_BLOCKS,
     SECTION_TEXT_LIMIT,
     escape,
-    split_escaped,
+    split_markdown,
 )
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
@@ -172,7 +174,7 @@ def _buttons(job_key: str, has_analysis: bool) -> Block:
 
 
 def _markdown_parts(text: str) -> list[str]:
-    parts = split_escaped(text, MARKDOWN_BLOCK_TOTAL - _PART_LABEL)
+    parts = split_markdown(text, MARKDOWN_BLOCK_TOTAL - _PART_LABEL)
     if len(parts) == 1:
         return parts
     return [f"{p}\n\n_(part {i}/{len(parts)})_" for i, p in enumerate(parts, 1)]
