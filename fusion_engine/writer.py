@@ -102,6 +102,7 @@ async def run_writer(
             await on_text(text)
 
     failures: list[str] = []
+    spent = Usage()
     writers = [pool.writer] + [m for m in (pool.writer_fallback,) if m and m != pool.writer]
     for model in writers:
         started = caller.clock()
@@ -115,10 +116,13 @@ async def run_writer(
         )
         try:
             completion, usage = await caller.call(chat, None if streamed else sink)
-            if not completion.text.strip():
-                raise ModelOutputError(model, "empty answer")
         except ModelCallError as exc:
             failures.append(f"writer {model} failed: {describe_failure(exc, chat.timeout_s)}")
+            continue
+        spent += usage  # an empty answer was still billed (as panel.py counts it)
+        if not completion.text.strip():
+            empty = ModelOutputError(model, "empty answer")
+            failures.append(f"writer {model} failed: {describe_failure(empty, chat.timeout_s)}")
             continue
         call = StageCall(
             model=model,
@@ -128,5 +132,5 @@ async def run_writer(
             used_fallback=model != pool.writer,
         )
         reasons = tuple(failures) + ((f"{model} wrote the answer instead",) if failures else ())
-        return WriterOutcome(completion.text, call, usage, reasons)
+        return WriterOutcome(completion.text, call, spent, reasons)
     raise FusionError("The fused answer could not be written: " + "; ".join(failures) + ".")

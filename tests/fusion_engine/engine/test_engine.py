@@ -158,6 +158,36 @@ async def test_writer_fallback_after_partial_text_is_not_streamed() -> None:
     assert result.writer.used_fallback
 
 
+async def test_an_empty_writer_answer_that_cost_money_is_counted() -> None:
+    """A writer that returns nothing was still billed: its usage joins the fusion's total
+    (as the panel counts a member's empty answer), and the fallback writes the answer."""
+    models = Models()
+    inner = models.client
+    billed = Usage(prompt_tokens=900, completion_tokens=3, cost_micros=4321, cost_source="reported")
+
+    class EmptyWriter:  # FunctionModelClient rejects empty text itself
+        async def complete(
+            self, request: ChatRequest, on_text: TextSink | None = None
+        ) -> Completion:
+            if request.model == WRITER:
+                return Completion(model=WRITER, served_by=WRITER, text="  ", usage=billed)
+            return await inner.complete(request, on_text)
+
+    models.handlers["m/writer2"] = lambda _: "complete fallback answer"
+    engine = FusionEngine(EmptyWriter(), StaticPrices({}))
+    result = await engine.fuse(make_request(make_pool(writer_fallback="m/writer2")))
+
+    assert result.answer == "complete fallback answer"
+    assert result.writer.model == "m/writer2"
+    assert "writer m/writer failed: empty answer" in result.degraded_reasons
+    others = sum((m.usage for m in result.panel), Usage()) + result.writer.usage
+    assert result.judge is not None
+    others += result.judge.usage
+    assert result.usage.cost_micros == others.cost_micros + 4321
+    assert result.usage.prompt_tokens == others.prompt_tokens + 900
+    assert result.cost_micros == result.usage.cost_micros
+
+
 async def test_every_writer_failing_fails_the_fusion() -> None:
     models = Models()
     models.handlers[WRITER] = raiser(ModelHTTPError(WRITER, 500, "down"))
