@@ -24,7 +24,8 @@ How the wire maps onto the domain:
 - Failures map onto ``fusion_engine.errors``: non-2xx → ``ModelHTTPError`` (with
   ``Retry-After``), connect errors and resets → ``ModelConnectionError``, the deadline →
   ``ModelTimeout``, an empty or unparseable answer → ``ModelOutputError``. No message ever
-  contains the API key or the request headers.
+  contains the API key or the request headers, nor anything that looks like a key; a 401/403
+  says only that authentication failed.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ __all__ = ["OpenAICompatClient"]
 _MAX_MESSAGE_CHARS = 300
 _UPSTREAM_ERROR_STATUS = 502
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_AUTH_STATUSES = frozenset({401, 403})
+_AUTH_FAILED = "authentication failed (check OPENROUTER_API_KEY)"
+_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-…*.]{6,}")
+"""An OpenAI-style key (``sk-…``, ``sk-or-v1-…``, ``sk-proj-…``), whole or masked."""
+_BEARER = re.compile(r"\bBearer\s+\S+", re.IGNORECASE)
 
 
 class OpenAICompatClient:
@@ -217,19 +223,29 @@ class OpenAICompatClient:
         return ModelHTTPError(
             model,
             status,
-            self._scrub(message),
+            self._scrub(message, status),
             retry_after=_retry_after(response.headers),
         )
 
     def _wire_error(self, model: str, error: WireError) -> ModelHTTPError:
         code = error.code
         status = code if isinstance(code, int) and 400 <= code <= 599 else _UPSTREAM_ERROR_STATUS
-        return ModelHTTPError(model, status, self._scrub(_error_message(error) or "stream error"))
+        detail = self._scrub(_error_message(error) or "stream error", status)
+        return ModelHTTPError(model, status, detail)
 
-    def _scrub(self, message: str) -> str:
-        """Keep messages short and free of the key, whatever an endpoint chose to echo back."""
+    def _scrub(self, message: str, status: int | None = None) -> str:
+        """Keep messages short and free of keys, whatever an endpoint chose to echo back.
+
+        Not only our own key: providers quote keys in their own words (OpenAI's masked
+        ``Incorrect API key provided: sk-…abcd``, another key from a proxy, a ``Bearer`` header),
+        and these messages reach users as failure reasons. An authentication failure says what
+        to fix instead of what the provider said."""
+        if status in _AUTH_STATUSES:
+            return _AUTH_FAILED
         if self._api_key:
             message = message.replace(self._api_key, "***")
+        message = _BEARER.sub("Bearer ***", message)
+        message = _KEY_LIKE.sub("sk-***", message)
         return message[:_MAX_MESSAGE_CHARS]
 
 
