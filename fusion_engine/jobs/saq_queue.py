@@ -5,7 +5,9 @@ heartbeat and a sweeper that re-queues the jobs of dead workers. Its defaults su
 tasks (10 s timeout, one attempt, a sweep a minute); fusions run 15-90 s, so:
 
 - ``timeout`` 360 s: the panel's hard deadline (120 s) + judge and writer calls (90 s each)
-  + fallbacks and margin. Past it, saq cancels the attempt and retries it.
+  + fallbacks and margin. Past it, saq cancels the attempt and retries it. A cancel is not an
+  ``Exception``: on the last attempt (and for a stuck job the sweeper will not retry) the
+  give-up runs in a task the cancel cannot reach, so the spend is settled and the user told.
 - ``heartbeat`` 15 s: the worker touches the job every 5 s; a job untouched for 15 s belongs
   to a dead worker and the next sweep (every 5 s) re-queues it.
 - ``retries`` 4 attempts, with a short backoff: a job survives several crashed workers. After
