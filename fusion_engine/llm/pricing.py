@@ -88,6 +88,12 @@ class ModelsPriceSource:
 
     ``http`` is the process's shared client; this class never closes it. ``clock`` is injectable
     so tests can expire the cache without sleeping.
+
+    Stale-while-revalidate: only the very first fetch (no list cached yet) is awaited. Once a
+    list exists, an expired one still answers at once and a single background task refreshes
+    it, because ``price`` sits on latency-critical paths (the quote before a chat command's
+    ack) where waiting up to ``fetch_timeout_s`` for an hourly refresh is not acceptable; a
+    price an hour or two old is. The source owns that task: ``aclose`` cancels it.
     """
 
     def __init__(
@@ -111,33 +117,60 @@ class ModelsPriceSource:
         self._prices: dict[str, ModelPrice | None] | None = None
         self._next_fetch_at = float("-inf")
         self._inflight: asyncio.Task[None] | None = None
+        self._closed = False
         self.fetches = 0
-        """How many times ``/models`` was requested (for tests and metrics)."""
+        """How many fetches of ``/models`` were started (for tests and metrics)."""
 
     def __repr__(self) -> str:
         return f"ModelsPriceSource(url={self._url!r})"
 
     async def price(self, model: str) -> ModelPrice | None:
-        """The model's price, or ``None`` if the endpoint does not list it with a fixed price."""
-        if self._clock() >= self._next_fetch_at:
-            await self._refresh()
+        """The model's price, or ``None`` if the endpoint does not list it with a fixed price.
+
+        Waits only when no list has ever been fetched; an expired list answers immediately
+        while a background refresh runs. ``asyncio.wait`` neither cancels the shared fetch when
+        one waiting caller is cancelled nor raises its failure (lookups never raise)."""
+        if not self._closed and self._clock() >= self._next_fetch_at:
+            fetch = self._start_fetch()
+            if self._prices is None:
+                await asyncio.wait({fetch})
         return self._prices.get(model) if self._prices is not None else None
 
-    async def _refresh(self) -> None:
-        """Join the in-flight fetch or start one. ``shield`` keeps one caller's cancellation from
-        cancelling the fetch the others are waiting on."""
+    async def wait_idle(self) -> None:
+        """Wait until no refresh is in flight (tests; a warm cache before serving). Never
+        raises for the fetch: its failures are logged and keep the previous prices."""
+        task = self._inflight
+        if task is not None:
+            await asyncio.wait({task})
+
+    async def aclose(self) -> None:
+        """Cancel an in-flight refresh and wait for it to end; later lookups answer from the
+        cache without fetching. The shared ``http`` client stays open (its owner closes it)."""
+        self._closed = True
+        task = self._inflight
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+
+    def _start_fetch(self) -> asyncio.Task[None]:
+        """The in-flight fetch, started if there is none: one fetch at a time (single flight)."""
         if self._inflight is None:
-            self._inflight = asyncio.create_task(self._fetch())
+            self.fetches += 1
+            self._inflight = asyncio.create_task(self._fetch(), name="fusion-price-refresh")
             self._inflight.add_done_callback(self._fetch_done)
-        await asyncio.shield(self._inflight)
+        return self._inflight
 
     def _fetch_done(self, task: asyncio.Task[None]) -> None:
-        self._inflight = None
-        if not task.cancelled():
-            task.exception()  # retrieved here, so a failure is never "never retrieved"
+        if self._inflight is task:
+            self._inflight = None
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved here, so a failure is never "never retrieved"
+        if exc is not None:  # not one of the expected failures ``_fetch`` handles itself
+            self._next_fetch_at = self._clock() + min(self._retry_s, self._ttl_s)
+            log.error("refreshing %s failed unexpectedly (%s)", self._url, type(exc).__name__)
 
     async def _fetch(self) -> None:
-        self.fetches += 1
         try:
             async with asyncio.timeout(self._fetch_timeout_s):
                 response = await self._http.get(self._url, headers=self._headers)

@@ -79,6 +79,8 @@ async def test_cache_expires_after_ttl(http: httpx.AsyncClient) -> None:
         assert server.models_calls == 1
         server.set("m/a", ModelBehavior(prompt_price_usd_per_mtok=5))
         clock.now += 2
+        await source.price("m/a")  # expired: answered from the old list, refreshed behind it
+        await source.wait_idle()
         price = await source.price("m/a")
     assert server.models_calls == 2
     assert price is not None
@@ -118,11 +120,13 @@ async def test_failed_refresh_keeps_stale_prices(http: httpx.AsyncClient) -> Non
         before = await source.price("m/a")
     clock.now += 61  # expired, and the server is gone
     assert await source.price("m/a") == before
+    await source.wait_idle()
     assert await source.price("m/unknown") is None
     assert source.fetches == 2, "the failed refresh is not retried before retry_s"
     clock.now += 11
     assert await source.price("m/a") == before
     assert source.fetches == 3
+    await source.aclose()
 
 
 async def test_no_price_list_at_all_means_unknown_not_an_error(
