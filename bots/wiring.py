@@ -66,6 +66,9 @@ class Runtime:
             base_url = settings.openrouter_base_url
             client = RetryingClient(OpenAICompatClient(http, base_url=base_url, api_key=api_key))
             prices = ModelsPriceSource(http, base_url=base_url, api_key=api_key)
+            # Closed before the http client (the stack unwinds in reverse): a background price
+            # refresh must not outlive the client it uses.
+            stack.push_async_callback(prices.aclose)
             yield cls(
                 settings=settings,
                 config=config,
