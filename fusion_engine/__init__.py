@@ -21,6 +21,7 @@ from fusion_engine.errors import (
     QuorumError,
     RateLimited,
     RefusedError,
+    StageError,
     UnavailableError,
 )
 from fusion_engine.events import (
@@ -102,6 +103,7 @@ __all__ = [
     "ReplyTarget",
     "Responder",
     "StageCall",
+    "StageError",
     "StageLatency",
     "Stance",
     "UnavailableError",

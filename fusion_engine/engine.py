@@ -163,7 +163,7 @@ class FusionEngine:
         emit(JudgeStarted(model=pool.judge))
         labelled = label_answers(answers, self._rng)
         judged = await run_judge(self._caller, request, labelled)
-        emit(AnalysisReady(analysis=judged.analysis, note=judged.note))
+        emit(AnalysisReady(analysis=judged.analysis, note=judged.note, usage=judged.usage))
         judge_done = clock()
 
         emit(WriterStarted(model=pool.writer))

@@ -11,6 +11,7 @@
     │   ├── ModelHTTPError           non-2xx status, or an error event inside a 200 stream
     │   └── ModelOutputError         empty or unparseable output
     ├── QuorumError                  too few panel members answered
+    ├── StageError                   judge/writer stage failed after billed calls (spent_micros)
     ├── RefusedError                 the request was refused before anything ran; nothing charged
     │   ├── BudgetExceeded           the tenant's budget cannot cover the quote
     │   └── RateLimited              too many requests from this user
@@ -37,6 +38,7 @@ __all__ = [
     "QuorumError",
     "RateLimited",
     "RefusedError",
+    "StageError",
     "UnavailableError",
 ]
 
@@ -146,6 +148,15 @@ class QuorumError(FusionError):
         self.answered = answered
         self.quorum = quorum
         self.failures = failures
+
+
+class StageError(FusionError):
+    """A stage after the panel failed for good. ``spent_micros`` is what its calls were billed,
+    which no progress event reported, so the budget can still be charged the real spend."""
+
+    def __init__(self, message: str, *, spent_micros: int = 0) -> None:
+        super().__init__(message)
+        self.spent_micros = spent_micros
 
 
 class RefusedError(FusionError):

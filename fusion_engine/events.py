@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusion_engine.llm.base import Usage
 from fusion_engine.result import Analysis, FusionResult, PanelAnswer, PanelFailure
 
 __all__ = [
@@ -76,6 +77,8 @@ class AnalysisReady(BaseModel):
     type: Literal["analysis_ready"] = "analysis_ready"
     analysis: Analysis | None
     note: str | None = None
+    usage: Usage = Usage()
+    """What the judge stage cost (retries and a fallback judge included)."""
 
 
 class WriterStarted(BaseModel):

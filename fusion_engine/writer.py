@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fusion_engine.errors import FusionError, ModelCallError, ModelOutputError
+from fusion_engine.errors import ModelCallError, ModelOutputError, StageError
 from fusion_engine.judge import Labelled, render_answers, render_context
 from fusion_engine.llm.base import ChatMessage, ChatRequest, TextSink, Usage
 from fusion_engine.panel import Caller, describe_failure
@@ -133,4 +133,7 @@ async def run_writer(
         )
         reasons = tuple(failures) + ((f"{model} wrote the answer instead",) if failures else ())
         return WriterOutcome(completion.text, call, spent, reasons)
-    raise FusionError("The fused answer could not be written: " + "; ".join(failures) + ".")
+    raise StageError(
+        "The fused answer could not be written: " + "; ".join(failures) + ".",
+        spent_micros=spent.cost_micros,
+    )

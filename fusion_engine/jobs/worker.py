@@ -49,8 +49,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from fusion_engine import metrics
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
-from fusion_engine.errors import FusionError, UnavailableError
-from fusion_engine.events import Done, FusionEvent, MemberFailed, MemberFinished
+from fusion_engine.errors import FusionError, StageError, UnavailableError
+from fusion_engine.events import AnalysisReady, Done, FusionEvent, MemberFailed, MemberFinished
 from fusion_engine.jobs.base import FusionJob, Responder
 from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
 from fusion_engine.request import FusionRequest
@@ -100,6 +100,8 @@ class SpendMeter:
             cost = event.answer.usage.cost_micros
         elif isinstance(event, MemberFailed):
             cost = event.failure.usage.cost_micros
+        elif isinstance(event, AnalysisReady):
+            cost = event.usage.cost_micros
         else:
             return False
         self.micros += cost
@@ -243,6 +245,9 @@ class Worker:
                 except StopAsyncIteration:
                     break
                 except FusionError as exc:
+                    if isinstance(exc, StageError) and exc.spent_micros:
+                        meter.micros += exc.spent_micros
+                        await self.ledger.record_spend(job.key, attempt, meter.micros)
                     return self._failed(exc, bound)
                 if meter.observe(event):
                     await self.ledger.record_spend(job.key, attempt, meter.micros)

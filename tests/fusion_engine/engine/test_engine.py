@@ -9,7 +9,7 @@ from contextlib import aclosing
 import pytest
 
 from fusion_engine.engine import FusionEngine
-from fusion_engine.errors import FusionError, ModelConnectionError, ModelHTTPError
+from fusion_engine.errors import FusionError, ModelConnectionError, ModelHTTPError, StageError
 from fusion_engine.events import (
     AnalysisReady,
     Done,
@@ -321,3 +321,35 @@ async def test_every_call_carries_the_pools_timeout_and_retry_count() -> None:
     await make_engine(models).fuse(make_request(pool))
     assert {c.model for c in models.calls} >= {*pool.models, JUDGE, WRITER}
     assert {(c.max_retries, c.timeout_s) for c in models.calls} == {(5, 33.0)}
+
+
+async def test_a_fusion_that_dies_in_the_writer_still_reports_what_it_spent() -> None:
+    """The judge's cost rides on AnalysisReady and a billed-but-empty writer's on StageError,
+    so a worker can charge the real spend of a fusion that never reaches Done."""
+    models = Models()
+    inner = models.client
+    billed = Usage(prompt_tokens=900, completion_tokens=3, cost_micros=4321, cost_source="reported")
+
+    class EmptyWriter:
+        async def complete(
+            self, request: ChatRequest, on_text: TextSink | None = None
+        ) -> Completion:
+            if request.model == WRITER:
+                return Completion(model=WRITER, served_by=WRITER, text="", usage=billed)
+            return await inner.complete(request, on_text)
+
+    prices = StaticPrices({JUDGE: PRICE})
+    engine = FusionEngine(EmptyWriter(), prices)
+    events: list[FusionEvent] = []
+
+    async def on_event(event: FusionEvent) -> None:
+        events.append(event)
+
+    with pytest.raises(StageError) as caught:
+        await engine.fuse(make_request(), on_event)
+    [analysis] = [e for e in events if isinstance(e, AnalysisReady)]
+    judge_calls = models.calls_to(JUDGE)
+    assert judge_calls
+    assert analysis.usage.cost_micros > 0
+    assert analysis.usage.prompt_tokens >= sum(len(m.content) for m in judge_calls[0].messages) // 4
+    assert caught.value.spent_micros == 4321

@@ -23,7 +23,7 @@ from fusion_engine.events import (
     WriterStarted,
 )
 from fusion_engine.jobs.base import FusionJob
-from fusion_engine.llm.base import ChatMessage, ChatRequest, ModelPrice, Usage
+from fusion_engine.llm.base import ChatMessage, ChatRequest, Completion, ModelPrice, Usage
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
@@ -57,6 +57,7 @@ class FakeEngine:
         *,
         gate: Gate | None = None,
         fail_after_panel: FusionError | None = None,
+        fail_in_writer: FusionError | None = None,
         quote_micros: int | None = None,
     ) -> None:
         self.client = FunctionModelClient(
@@ -64,8 +65,10 @@ class FakeEngine:
         )
         self.gate = gate
         self.fail_after_panel = fail_after_panel
+        self.fail_in_writer = fail_in_writer
         self.quote_micros = quote_micros
         self.quotes = 0
+        self.completions: list[Completion] = []
 
     async def quote(self, request: FusionRequest) -> Quote:
         self.quotes += 1
@@ -80,6 +83,7 @@ class FakeEngine:
                 model=model, messages=(ChatMessage(role="user", content=text),), max_tokens=100
             )
         )
+        self.completions.append(done)
         return done.text, done.usage, done.latency_s
 
     async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
@@ -103,8 +107,10 @@ class FakeEngine:
             raise self.fail_after_panel
         yield JudgeStarted(model=pool.judge)
         _, judge_usage, judge_s = await self._ask(pool.judge, "compare")
-        yield AnalysisReady(analysis=Analysis(consensus=("scattering",)))
+        yield AnalysisReady(analysis=Analysis(consensus=("scattering",)), usage=judge_usage)
         yield WriterStarted(model=pool.writer)
+        if self.fail_in_writer is not None:
+            raise self.fail_in_writer
         text, writer_usage, writer_s = await self._ask(pool.writer, "fuse")
         yield WriterDelta(text=text)
         usage = judge_usage + writer_usage

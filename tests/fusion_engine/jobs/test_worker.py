@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from fusion_engine.budget.memory import MemoryBudgetStore
-from fusion_engine.errors import QuorumError
+from fusion_engine.errors import QuorumError, StageError
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
 from fusion_engine.jobs.worker import Worker
@@ -82,6 +82,22 @@ async def test_a_fusion_error_is_told_and_partial_spend_charged(
     charged = budgets.settled(REPLY.tenant)["Ev1"]
     assert charged > 0  # the three panel answers were paid for
     assert len(engine.client.calls) == 3
+
+
+async def test_a_failed_writer_still_charges_the_judge_and_what_the_writer_billed(
+    ledger: JobLedger,
+) -> None:
+    billed_by_failed_writers = 4_321
+    engine = FakeEngine(
+        fail_in_writer=StageError("no writer", spent_micros=billed_by_failed_writers)
+    )
+    responder, budgets = RecordingResponder(), MemoryBudgetStore()
+    await make_worker(engine, responder, budgets, ledger).run_job(make_job())
+    [(_, error)] = responder.errors
+    assert isinstance(error, StageError)
+    panel_and_judge = sum(c.usage.cost_micros for c in engine.completions)
+    assert panel_and_judge > 0
+    assert budgets.settled(REPLY.tenant)["Ev1"] == panel_and_judge + billed_by_failed_writers
 
 
 async def test_crash_while_delivering_redelivers_without_asking_again(
