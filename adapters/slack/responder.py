@@ -47,6 +47,12 @@ __all__ = ["SlackResponder", "StaticToken", "TokenSource", "new_web_client"]
 log = logging.getLogger(__name__)
 
 _RESPONSE_URL_USES = 5
+
+
+def _notice_block(text: str) -> dict[str, object]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {text}"}]}
+
+
 _JOIN_ERRORS = frozenset({"not_in_channel"})
 _GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 _FALLBACK_ERRORS = frozenset(
@@ -191,7 +197,19 @@ class SlackResponder:
         assert job.reply.response_url is not None
         hook = AsyncWebhookClient(job.reply.response_url)
         used = int(state.get("replies", "0"))
-        for i, msg in enumerate(messages[:_RESPONSE_URL_USES]):
+        if len(messages) > _RESPONSE_URL_USES:
+            # Never cut silently: the last use says what is missing and how to get it.
+            missing = len(messages) - (_RESPONSE_URL_USES - 1)
+            note = (
+                f"{missing} more part(s) of this answer could not be posted: Fusion is not in "
+                "this channel, and Slack allows only five replies to a slash command here. "
+                "Invite Fusion to the channel (or ask in a DM) to get whole answers."
+            )
+            messages = [
+                *messages[: _RESPONSE_URL_USES - 1],
+                SlackMessage(text=note, blocks=[_notice_block(note)]),
+            ]
+        for i, msg in enumerate(messages):
             if i < used:
                 continue
             response = await hook.send(

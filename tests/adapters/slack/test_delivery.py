@@ -35,6 +35,24 @@ async def test_private_channel_is_answered_through_response_url(slack: SlackHarn
     assert slack.fake.of("chat.update") == []
 
 
+async def test_response_url_says_what_it_could_not_post(slack: SlackHarness) -> None:
+    slack.fake.not_member.add("CPRIV")
+    slack.fake.private.add("CPRIV")
+    slack.runner.make_result = _huge_result
+    await slack.command("a very long one?", channel="CPRIV")
+    await slack.queue.join()
+    assert len(slack.fake.responses) == 5  # Slack's limit for one response_url
+    last = slack.fake.responses[-1][1]
+    assert "could not be posted" in last["text"]
+    assert "Invite Fusion" in last["text"]
+
+
+def _huge_result(request: FusionRequest) -> FusionResult:
+    paragraph = "word " * 199 + "end.\n\n"
+    answer = "".join(f"{i:04d} {paragraph}" for i in range(80))  # ~80,000 characters
+    return sample_result().model_copy(update={"answer": answer})
+
+
 def _long_result(request: FusionRequest) -> FusionResult:
     paragraph = "word " * 199 + "end.\n\n"
     answer = "".join(f"{i:04d} {paragraph}" for i in range(30))  # ~30,000 characters
