@@ -13,7 +13,8 @@ adds the budget store, the job queue, the rate limiter and the ``FusionService``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,21 @@ from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
+from fusion_engine.jobs.base import Responder
 from fusion_engine.jobs.saq_queue import SaqJobQueue
+from fusion_engine.jobs.worker import FusionRunner, Worker
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import connect_redis
 from fusion_engine.service import FusionService, Quoter
 
-__all__ = ["RedisRuntime", "Services", "embedded_redis", "open_redis", "open_services"]
+__all__ = [
+    "RedisRuntime",
+    "Services",
+    "embedded_redis",
+    "open_redis",
+    "open_services",
+    "run_jobs_here",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +97,23 @@ async def open_services(
             config=config, engine=engine, budgets=budgets, queue=queue, limiter=limiter
         )
         yield Services(rt, budgets, queue, limiter, service)
+
+
+def run_jobs_here(
+    stack: AsyncExitStack,
+    services: Services,
+    engine: FusionRunner,
+    responders: Mapping[str, Responder],
+) -> None:
+    """Run this process's own queue of fusion jobs in the background until ``stack`` closes
+    (a chat bot with no separate ``fusion worker``)."""
+    worker = Worker(
+        engine=engine,
+        budgets=services.budgets,
+        responders=responders,
+        redis=services.redis.redis,
+    )
+    runner = services.queue.worker(worker)
+    jobs = asyncio.create_task(runner.start(), name="fusion-jobs")
+    stack.push_async_callback(runner.stop)
+    stack.callback(jobs.cancel)

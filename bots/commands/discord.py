@@ -48,9 +48,8 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
         Intake,
         point_at,
     )
-    from bots.redis_runtime import open_services
+    from bots.redis_runtime import open_services, run_jobs_here
     from bots.wiring import Runtime
-    from fusion_engine.jobs.worker import Worker
 
     point_at(settings.discord_api_url, settings.discord_gateway_url)
     if run_worker is None:
@@ -59,24 +58,13 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config
         services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
-        redis, budgets, queue = services.redis.redis, services.budgets, services.queue
-        service = services.service
-        store = DiscordStore(redis)
-        bot = FusionBot(Intake(service, config, store), sync_commands=sync_commands)
+        store = DiscordStore(services.redis.redis)
+        bot = FusionBot(Intake(services.service, config, store), sync_commands=sync_commands)
         stack.push_async_callback(bot.close)
         await bot.login(token)
         if run_worker:
             responder = DiscordResponder(DiscordRest(bot.http), store)
-            worker = Worker(
-                engine=runtime.engine,
-                budgets=budgets,
-                responders={"discord": responder},
-                redis=redis,
-            )
-            saq_worker = queue.worker(worker)
-            jobs = asyncio.create_task(saq_worker.start(), name="fusion-jobs")
-            stack.push_async_callback(saq_worker.stop)
-            stack.callback(jobs.cancel)
+            run_jobs_here(stack, services, runtime.engine, {"discord": responder})
         await bot.connect()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from aiohttp import web
@@ -23,6 +23,11 @@ from aiohttp import web
 from bots.commands.ask import cli_errors, load_settings
 from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError
+
+if TYPE_CHECKING:  # slack_bolt loads only when a Slack command runs
+    from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+
+    from adapters.slack import TokenSource
 
 __all__ = ["register", "serve", "slack_credentials"]
 
@@ -53,23 +58,32 @@ def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
     return signing_secret or "", None if oauth else bot_token, app_token
 
 
+async def open_slack_tokens(
+    settings: Settings, stack: AsyncExitStack, bot_token: str | None
+) -> tuple[TokenSource, AsyncOAuthFlow | None]:
+    """Where bot tokens come from: the one workspace's ``bot_token``, or (``None``) the OAuth
+    installation store, opened on ``stack``; with the OAuth flow in that case."""
+    from adapters.slack import InstallationTokens, StaticToken, open_oauth
+
+    if bot_token is not None:
+        return StaticToken(bot_token), None
+    stores = await stack.enter_async_context(
+        open_oauth(
+            client_id=settings.slack_client_id or "",
+            client_secret=secret_value(settings.slack_client_secret) or "",
+            db_url=settings.slack_installation_db,
+            api_url=settings.slack_api_url,
+        )
+    )
+    return InstallationTokens(stores.installations), stores.flow
+
+
 async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> None:
     """Run the Slack app until interrupted, with everything it owns."""
     signing_secret, bot_token, app_token = slack_credentials(settings)
-    from adapters.slack import (
-        InstallationTokens,
-        SlackHandlers,
-        SlackResponder,
-        StaticToken,
-        TokenSource,
-        build_app,
-        open_oauth,
-        socket_mode,
-        web_app,
-    )
-    from bots.redis_runtime import open_services
+    from adapters.slack import SlackHandlers, SlackResponder, build_app, socket_mode, web_app
+    from bots.redis_runtime import open_services, run_jobs_here
     from bots.wiring import Runtime
-    from fusion_engine.jobs.worker import Worker
 
     api_url = settings.slack_api_url
     if run_worker is None:
@@ -78,24 +92,12 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config
         services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
-        redis, budgets, queue = services.redis.redis, services.budgets, services.queue
-        service = services.service
-        oauth_flow = None
-        tokens: TokenSource
-        if bot_token is None:
-            stores = await stack.enter_async_context(
-                open_oauth(
-                    client_id=settings.slack_client_id or "",
-                    client_secret=secret_value(settings.slack_client_secret) or "",
-                    db_url=settings.slack_installation_db,
-                    api_url=api_url,
-                )
-            )
-            oauth_flow, tokens = stores.flow, InstallationTokens(stores.installations)
-        else:
-            tokens = StaticToken(bot_token)
+        redis = services.redis.redis
+        tokens, oauth_flow = await open_slack_tokens(settings, stack, bot_token)
         responder = SlackResponder(tokens, redis, api_url=api_url)
-        handlers = SlackHandlers(service=service, config=config, redis=redis, responder=responder)
+        handlers = SlackHandlers(
+            service=services.service, config=config, redis=redis, responder=responder
+        )
         app = build_app(
             handlers,
             signing_secret=signing_secret,
@@ -104,13 +106,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
             oauth_flow=oauth_flow,
         )
         if run_worker:
-            worker = Worker(
-                engine=runtime.engine, budgets=budgets, responders={"slack": responder}, redis=redis
-            )
-            saq_worker = queue.worker(worker)
-            jobs = asyncio.create_task(saq_worker.start(), name="fusion-jobs")
-            stack.push_async_callback(saq_worker.stop)
-            stack.callback(jobs.cancel)
+            run_jobs_here(stack, services, runtime.engine, {"slack": responder})
         if app_token is not None:
             await stack.enter_async_context(socket_mode(app, app_token=app_token, api_url=api_url))
         else:

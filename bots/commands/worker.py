@@ -38,23 +38,14 @@ async def build_responders(
 ) -> dict[str, Responder]:
     """A responder per platform with credentials, its resources opened on ``stack``."""
     responders: dict[str, Responder] = {}
-    bot_token = secret_value(settings.slack_bot_token)
     oauth = settings.slack_client_id and secret_value(settings.slack_client_secret)
+    # The same rule as `fusion slack`: with OAuth credentials, installations own the tokens.
+    bot_token = None if oauth else secret_value(settings.slack_bot_token)
     if bot_token or oauth:
-        from adapters.slack import InstallationTokens, SlackResponder, StaticToken, open_oauth
+        from adapters.slack import SlackResponder
+        from bots.commands.slack import open_slack_tokens
 
-        if bot_token:
-            tokens: StaticToken | InstallationTokens = StaticToken(bot_token)
-        else:
-            stores = await stack.enter_async_context(
-                open_oauth(
-                    client_id=settings.slack_client_id or "",
-                    client_secret=secret_value(settings.slack_client_secret) or "",
-                    db_url=settings.slack_installation_db,
-                    api_url=settings.slack_api_url,
-                )
-            )
-            tokens = InstallationTokens(stores.installations)
+        tokens, _flow = await open_slack_tokens(settings, stack, bot_token)
         responders["slack"] = SlackResponder(tokens, redis, api_url=settings.slack_api_url)
     discord_token = secret_value(settings.discord_token)
     if discord_token:
