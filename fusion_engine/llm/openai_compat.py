@@ -7,8 +7,8 @@ endpoint that ignores ``stream`` and answers with one JSON body is handled too.
 
 How the wire maps onto the domain:
 
-- SSE framing is parsed by ``httpx-sse``: comment lines (``: OPENROUTER PROCESSING``) are
-  skipped, ``data: [DONE]`` ends the stream.
+- SSE framing is parsed by ``_sse.sse_data`` on raw bytes: comment lines
+  (``: OPENROUTER PROCESSING``) are skipped, ``data: [DONE]`` ends the stream.
 - A chunk with an ``error`` object under HTTP 200 (OpenRouter's mid-stream failure), or
   ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502 when the code
   is not an HTTP status).
@@ -31,16 +31,17 @@ How the wire maps onto the domain:
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from httpx_sse import EventSource
 from pydantic import ValidationError
 
 from fusion_engine.errors import (
@@ -49,6 +50,7 @@ from fusion_engine.errors import (
     ModelOutputError,
     ModelTimeout,
 )
+from fusion_engine.llm._sse import sse_data
 from fusion_engine.llm._wire import (
     WireChunk,
     WireCompletion,
@@ -91,14 +93,24 @@ class OpenAICompatClient:
         self._http = http
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key
-        headers = {
-            "Authorization": f"Bearer {api_key}",
-            "Accept": "text/event-stream",
-            "X-Title": app_name,
-        }
+        # Everything about the request but its body is fixed, so it is built once: the client's
+        # own headers and timeouts merged with ours, the URL parsed. ``_call`` then builds each
+        # ``httpx.Request`` directly and ``send``s it, skipping ``AsyncClient.build_request``'s
+        # per-call merging (~0.3 ms a call, measurable in the 500-fusion benchmark).
+        headers = httpx.Headers(http.headers)
+        headers.update(
+            {
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "text/event-stream",
+                "Content-Type": "application/json",
+                "X-Title": app_name,
+            }
+        )
         if app_url:
             headers["HTTP-Referer"] = app_url
         self._headers = headers
+        self._url_obj = httpx.URL(self._url)
+        self._extensions = {"timeout": http.timeout.as_dict()}
 
     def __repr__(self) -> str:
         return f"OpenAICompatClient(url={self._url!r})"
@@ -139,10 +151,17 @@ class OpenAICompatClient:
 
     async def _call(self, request: ChatRequest, on_text: TextSink | None) -> _Answer:
         model = request.model
+        content = json.dumps(self._body(request), ensure_ascii=False, separators=(",", ":"))
+        http_request = httpx.Request(
+            "POST",
+            self._url_obj,
+            headers=self._headers,
+            content=content.encode(),
+            extensions=self._extensions,
+        )
         try:
-            async with self._http.stream(
-                "POST", self._url, json=self._body(request), headers=self._headers
-            ) as response:
+            response = await self._http.send(http_request, stream=True)
+            try:
                 if response.status_code >= 400:
                     raise self._http_error(model, response, await response.aread())
                 content_type = response.headers.get("content-type", "")
@@ -152,6 +171,8 @@ class OpenAICompatClient:
                 if on_text is not None:
                     await on_text(answer.text)
                 return answer
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             if _is_timeout(exc):
                 raise ModelTimeout(model, f"{type(exc).__name__} talking to the endpoint") from None
@@ -163,23 +184,30 @@ class OpenAICompatClient:
         self, model: str, response: httpx.Response, on_text: TextSink | None
     ) -> _Answer:
         answer = _Answer(served_by=model)
-        async for event in EventSource(response).aiter_sse():
-            if event.data == "[DONE]":
-                answer.done = True
-                break
-            if not event.data.strip():
-                continue
-            try:
-                chunk = WireChunk.model_validate_json(event.data)
-            except ValidationError:
-                raise ModelOutputError(model, "unparseable stream chunk") from None
-            if chunk.error is not None:
-                raise self._wire_error(model, chunk.error)
-            delta = answer.add_chunk(chunk)
-            if delta and on_text is not None:
-                await on_text(delta)
-            if answer.finish_reason == "error":
-                raise ModelHTTPError(model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error")
+        # Both generators are closed here rather than left to the event loop's finaliser when
+        # the loop breaks at [DONE] or raises (one finaliser call per model call otherwise).
+        # ``aiter_bytes`` is typed as an iterator but is an async generator, hence the cast.
+        raw = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        async with aclosing(raw) as chunks, aclosing(sse_data(chunks)) as events:
+            async for data in events:
+                if data == b"[DONE]":
+                    answer.done = True
+                    break
+                if not data.strip():
+                    continue
+                try:
+                    chunk = WireChunk.model_validate_json(data)
+                except ValidationError:
+                    raise ModelOutputError(model, "unparseable stream chunk") from None
+                if chunk.error is not None:
+                    raise self._wire_error(model, chunk.error)
+                delta = answer.add_chunk(chunk)
+                if delta and on_text is not None:
+                    await on_text(delta)
+                if answer.finish_reason == "error":
+                    raise ModelHTTPError(
+                        model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error"
+                    )
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
         answer.check(model)
