@@ -20,7 +20,7 @@ import httpx
 from bots.settings import Settings
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.engine import FusionEngine
-from fusion_engine.http import new_http_client
+from fusion_engine.http import new_http_client, raise_open_files_limit
 from fusion_engine.llm.base import ModelClient, PriceSource
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
@@ -62,6 +62,7 @@ class Runtime:
             config = load_config(settings.fusion_config)
         async with AsyncExitStack() as stack:
             if http is None:
+                raise_open_files_limit()  # so the pool can hold its default 4,096 connections
                 http = await stack.enter_async_context(new_http_client())
             base_url = settings.openrouter_base_url
             client = RetryingClient(OpenAICompatClient(http, base_url=base_url, api_key=api_key))

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import resource
 from typing import Any
+
+import httpx
+import pytest
+from httpx_aiohttp.transport import AiohttpTransport
 
 from fusion_engine.engine import FusionEngine
 from fusion_engine.events import WriterDelta
-from fusion_engine.http import new_http_client
+from fusion_engine.http import (
+    DEFAULT_MAX_CONNECTIONS,
+    FD_HEADROOM,
+    connection_limit,
+    new_http_client,
+    raise_open_files_limit,
+)
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
 from tests.fakes.judge import analysis_json_for, is_judge_request, is_writer_request
@@ -66,3 +77,43 @@ async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> No
     assert result.degraded
     assert result.degraded_reasons[0].startswith("m/c: HTTP 503")
     assert 0 < result.cost_micros <= quote.micros
+
+
+def _connector_limit(http: httpx.AsyncClient) -> int:
+    transport = http._transport  # the pool size is only visible on the transport
+    assert isinstance(transport, AiohttpTransport)
+    return int(transport.limits.max_connections or 0)
+
+
+def test_the_pool_is_clamped_to_the_open_files_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (1024, 4096))
+    assert connection_limit() == 1024 - FD_HEADROOM
+    assert connection_limit(100) == 100
+    assert _connector_limit(new_http_client()) == 1024 - FD_HEADROOM
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (resource.RLIM_INFINITY,) * 2)
+    assert connection_limit() == DEFAULT_MAX_CONNECTIONS
+    assert _connector_limit(new_http_client()) == DEFAULT_MAX_CONNECTIONS
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (100, 100))
+    assert connection_limit() == 16  # never zero or negative
+
+
+def test_raising_the_open_files_limit_stops_at_the_hard_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = {"now": (1024, 2048)}
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: limits["now"])
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, new: limits.update(now=new))
+    assert raise_open_files_limit() == 2048
+    assert limits["now"] == (2048, 2048)
+
+    limits["now"] = (65536, 65536)
+    assert raise_open_files_limit() == 65536  # never lowered
+
+    def forbidden(_which: int, _new: tuple[int, int]) -> None:
+        raise ValueError("not permitted")
+
+    limits["now"] = (1024, 8192)
+    monkeypatch.setattr(resource, "setrlimit", forbidden)
+    assert raise_open_files_limit() == 1024  # kept, not crashed
