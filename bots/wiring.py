@@ -11,6 +11,7 @@ of ``None`` and open it in ``open`` on the same ``AsyncExitStack`` so it closes 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -26,7 +27,26 @@ from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
 from fusion_engine.llm.retry import RetryingClient
 
-__all__ = ["Runtime"]
+__all__ = ["GC_THRESHOLDS", "Runtime", "tune_gc_for_serving"]
+
+GC_THRESHOLDS = (10_000, 20, 20)
+"""CPython's defaults are (700, 10, 10)."""
+
+
+def tune_gc_for_serving() -> None:
+    """Make the cyclic garbage collector cheaper in a long-running bot process.
+
+    Each serving command (``slack``, ``discord``, ``worker``) calls this once, after its imports.
+    A fusion allocates thousands of short-lived objects (HTTP messages, stream chunks, events);
+    with CPython's default thresholds a 500-fusion burst triggers hundreds of collections, and
+    every older-generation pass walks the objects of every imported module again. ``gc.freeze``
+    takes what exists after start-up out of all later collections, and a larger first threshold
+    collects young objects less often (cycles are still collected; memory did not grow).
+    Measured with ``bench/bench_fusion.py --levels 500`` (two runs each): CPU per fusion
+    4.1-4.3 → 3.6-3.8 ms, wall ÷ ideal p50 1.22-1.27 → 1.19, peak RSS 137 MB either way.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True, slots=True)

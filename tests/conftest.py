@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -36,3 +37,13 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc() -> Iterator[None]:
+    """Serving commands tune the garbage collector for the whole process
+    (``bots.wiring.tune_gc_for_serving``); undo it so no test changes the next one's process."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()

@@ -49,11 +49,12 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
         point_at,
     )
     from bots.redis_runtime import open_services, run_jobs_here
-    from bots.wiring import Runtime
+    from bots.wiring import Runtime, tune_gc_for_serving
 
     point_at(settings.discord_api_url, settings.discord_gateway_url)
     if run_worker is None:
         run_worker = settings.redis_url is None
+    tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config

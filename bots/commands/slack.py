@@ -83,11 +83,12 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
     signing_secret, bot_token, app_token = slack_credentials(settings)
     from adapters.slack import SlackHandlers, SlackResponder, build_app, socket_mode, web_app
     from bots.redis_runtime import open_services, run_jobs_here
-    from bots.wiring import Runtime
+    from bots.wiring import Runtime, tune_gc_for_serving
 
     api_url = settings.slack_api_url
     if run_worker is None:
         run_worker = settings.redis_url is None
+    tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
         config = runtime.config

@@ -66,9 +66,10 @@ async def build_responders(
 async def serve_worker(settings: Settings, *, concurrency: int, grace_s: int) -> None:
     """Run jobs until SIGTERM/SIGINT, with everything the worker owns."""
     from bots.redis_runtime import open_services
-    from bots.wiring import Runtime
+    from bots.wiring import Runtime, tune_gc_for_serving
     from fusion_engine.jobs.worker import Worker
 
+    tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
         services = await stack.enter_async_context(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from bots.settings import Settings
-from bots.wiring import Runtime
+from bots.wiring import GC_THRESHOLDS, Runtime, tune_gc_for_serving
 from fusion_engine.errors import ConfigError
 from fusion_engine.http import new_http_client
 from fusion_engine.request import FusionRequest
@@ -56,3 +57,11 @@ async def test_a_lent_http_client_stays_open(
         async with Runtime.open(_settings(model_server, pool_file), http=http) as rt:
             assert rt.http is http
         assert not http.is_closed
+
+
+def test_tuning_the_gc_freezes_start_up_objects_and_raises_thresholds() -> None:
+    gc.unfreeze()
+    tune_gc_for_serving()
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    # the autouse ``_restore_gc`` fixture puts the defaults back

@@ -9,6 +9,7 @@ fused text, a thread with one message per panel model, and the guild charged onc
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from bots.commands.discord import serve
 from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
+from bots.wiring import GC_THRESHOLDS
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import BudgetDefaults
 from fusion_engine.money import format_usd
@@ -63,6 +65,7 @@ async def test_fusion_discord_end_to_end(
             where=lambda c: c.json.get("content") == f"{WRITER} thinks the answer is 42.",
             within=60,
         )
+        assert gc.get_threshold() == GC_THRESHOLDS  # a serving process tunes its GC
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

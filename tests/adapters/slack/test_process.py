@@ -9,6 +9,7 @@ then as a fused answer in the channel with one thread reply per model, charged o
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from bots.commands.slack import serve
 from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
+from bots.wiring import GC_THRESHOLDS
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import BudgetDefaults
 from fusion_engine.money import format_usd
@@ -74,6 +76,7 @@ async def test_fusion_slack_end_to_end_over_socket_mode(
         await fake_slack.wait_for(
             lambda f: any("Fused answer for" in c.args["text"] for c in f.of("chat.update"))
         )
+        assert gc.get_threshold() == GC_THRESHOLDS  # a serving process tunes its GC
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
