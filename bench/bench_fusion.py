@@ -4,20 +4,35 @@ Runs 1, 50 and 500 concurrent fusions in this process (one shared ``httpx.AsyncC
 real ``OpenAICompatClient`` and ``FusionEngine``) against the loopback fake model server with
 fixed latencies, and prints one row per level:
 
-- wall time ÷ ideal, p50 and p95. Ideal is what the configured latencies allow: the slowest
-  panel member, then the judge, then the writer's first byte and stream. 1.00 means the engine
-  and the client added nothing.
-- time to the first fused token (p50, p95), peak RSS, and CPU seconds per fusion.
+- wall time ÷ ideal, p50 and p95, against two ideals:
+  - **configured**: what the fake's latencies allow (the slowest panel member, then the judge,
+    then the writer's first byte and stream). 1.00 means nothing on this machine added time.
+  - **measured**, in the same run: the same HTTP exchanges (the engine's own request bodies,
+    4 panel calls at once, then the judge, then the writer) made by a bare loop over an
+    identical shared client and the same server, reading the bytes and doing nothing else.
+    Its own ratio to the configured ideal is printed too: it is what the client library, the
+    fake server and this machine's cores cost before the engine does anything.
+- time to the first fused token (p50, p95), peak RSS, and CPU milliseconds per fusion (this
+  process, user + system), for the engine and for the bare loop.
 
-By default the fake server runs in a subprocess, so its CPU is not counted against the engine;
-``--in-process`` serves it from this process's event loop instead. Timings are printed, never
-asserted. Run: ``uv run python -m bench.bench_fusion [--levels 1,50,500] [--in-process]``.
+The bare loop and the engine each get their own client. By default each is first warmed by
+one untimed run of the engine at that level (the steady state of a service already carrying
+that load: connections open); ``--cold`` gives every timed run a new client instead, so every
+connection is opened in the burst. Each level runs ``--repeat`` rounds (default 3) of both, in
+alternating order, and the percentiles are over all rounds' samples: one 500-fusion burst is
+one correlated sample, and single runs moved by ±0.05. The fake server runs in a subprocess
+(its CPU is not counted against the engine) and keeps no request log; ``--in-process`` serves
+it from this process's event loop instead. The garbage collector is tuned as the bot
+processes tune it (``bots.wiring.tune_gc_for_serving``) unless ``--default-gc``. Timings are
+printed, never asserted. Run: ``uv run python -m bench.bench_fusion [--levels 1,50,500]
+[--repeat 3] [--in-process] [--cold] [--default-gc]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import platform
@@ -25,11 +40,14 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
+from bots.wiring import tune_gc_for_serving
 from fusion_engine.engine import FusionEngine
 from fusion_engine.events import Done, WriterDelta
 from fusion_engine.http import new_http_client
@@ -86,7 +104,9 @@ POOL = PoolSpec(
 async def fake_server(in_process: bool) -> AsyncIterator[str]:
     """The fake server's base URL, served here or from a child process."""
     if in_process:
-        async with FakeModelServer(behaviors(), default=None, api_key=API_KEY) as server:
+        async with FakeModelServer(
+            behaviors(), default=None, api_key=API_KEY, record=False
+        ) as server:
             yield server.base_url
         return
     child = await asyncio.create_subprocess_exec(
@@ -102,7 +122,7 @@ async def fake_server(in_process: bool) -> AsyncIterator[str]:
 
 
 async def _serve() -> None:
-    async with FakeModelServer(behaviors(), default=None, api_key=API_KEY) as server:
+    async with FakeModelServer(behaviors(), default=None, api_key=API_KEY, record=False) as server:
         print(server.base_url, flush=True)
         await asyncio.Event().wait()
 
@@ -128,6 +148,58 @@ async def one_fusion(engine: FusionEngine, i: int) -> Sample:
     return Sample(wall, wall if first is None else first, degraded)
 
 
+@dataclass(frozen=True)
+class Exchanges:
+    """The request bodies of one fusion, as the engine sent them (recorded at warm-up)."""
+
+    panel: tuple[bytes, ...]
+    judge: bytes
+    writer: bytes
+    headers: httpx.Headers
+
+
+async def record_exchanges(http: httpx.AsyncClient, engine: FusionEngine) -> Exchanges:
+    """Run one fusion and keep the bodies of its model calls (by model slug)."""
+    seen: dict[str, list[bytes]] = {}
+    headers = httpx.Headers()
+
+    async def hook(request: httpx.Request) -> None:
+        nonlocal headers
+        if request.url.path.endswith("/chat/completions"):
+            body = request.content
+            seen.setdefault(json.loads(body)["model"], []).append(body)
+            headers = request.headers.copy()
+            del headers["content-length"]  # differs per body: httpx sets it for each request
+
+    http.event_hooks["request"].append(hook)
+    try:
+        await one_fusion(engine, -1)
+    finally:
+        http.event_hooks["request"].remove(hook)
+    return Exchanges(
+        panel=tuple(seen[m][0] for m in PANEL_LATENCY_S),
+        judge=seen[JUDGE][0],
+        writer=seen[WRITER][0],
+        headers=headers,
+    )
+
+
+async def _exchange(http: httpx.AsyncClient, url: str, body: bytes, headers: httpx.Headers) -> None:
+    async with http.stream("POST", url, content=body, headers=headers) as response:
+        async for _ in response.aiter_raw():
+            pass
+
+
+async def bare_fusion(http: httpx.AsyncClient, url: str, calls: Exchanges) -> Sample:
+    """The same exchanges as one fusion, with nothing but the client in between."""
+    started = time.perf_counter()
+    await asyncio.gather(*(_exchange(http, url, body, calls.headers) for body in calls.panel))
+    await _exchange(http, url, calls.judge, calls.headers)
+    first = time.perf_counter() - started + WRITER_FIRST_BYTE_S  # the writer's first byte
+    await _exchange(http, url, calls.writer, calls.headers)
+    return Sample(time.perf_counter() - started, first, False)
+
+
 def pct(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -139,24 +211,83 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run_level(engine: FusionEngine, n: int) -> str:
+async def _timed(runs: Sequence[Awaitable[Sample]]) -> tuple[list[Sample], list[object], float]:
+    """Run ``runs`` at once; return the samples, the errors and the CPU seconds per run."""
     cpu_before = _cpu_s()
-    results = await asyncio.gather(
-        *(one_fusion(engine, i) for i in range(n)), return_exceptions=True
-    )
-    cpu = (_cpu_s() - cpu_before) / n
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    cpu = (_cpu_s() - cpu_before) / len(runs)
     samples = [r for r in results if isinstance(r, Sample)]
-    errors = [r for r in results if not isinstance(r, Sample)]
-    if not samples:
+    return samples, [r for r in results if not isinstance(r, Sample)], cpu
+
+
+@asynccontextmanager
+async def stack(base_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, FusionEngine]]:
+    """A fresh shared client and the engine over it, with the price list already loaded."""
+    async with new_http_client() as http:
+        client = OpenAICompatClient(http, base_url=base_url, api_key=API_KEY)
+        prices = ModelsPriceSource(http, base_url=base_url, api_key=API_KEY)
+        try:
+            await prices.price(JUDGE)
+            yield http, FusionEngine(client, prices)
+        finally:
+            await prices.aclose()
+
+
+async def run_level(base_url: str, calls: Exchanges, n: int, cold: bool, repeat: int) -> str:
+    """One row: ``repeat`` rounds of the bare loop and the engine at ``n`` fusions, in
+    alternating order (bare first, then engine first, ...) so neither always runs on a server
+    that has just been busy; percentiles are over the samples of all rounds.
+
+    Warm: each side keeps one client, first warmed by an untimed engine run at ``n``. Cold:
+    each timed run gets a new client, so every connection is opened in the burst.
+    """
+    url = base_url.rstrip("/") + "/chat/completions"
+    bare: list[Sample] = []
+    samples: list[Sample] = []
+    errors: list[object] = []
+    bare_cpu: list[float] = []
+    cpu: list[float] = []
+    async with AsyncExitStack() as kept:
+        sides: dict[str, tuple[httpx.AsyncClient, FusionEngine]] = {}
+        if not cold:
+            for side in ("bare", "engine"):
+                http, engine = await kept.enter_async_context(stack(base_url))
+                await asyncio.gather(
+                    *(one_fusion(engine, i) for i in range(n)), return_exceptions=True
+                )
+                sides[side] = http, engine
+        for round_ in range(repeat):
+            for side in ("bare", "engine") if round_ % 2 == 0 else ("engine", "bare"):
+                async with AsyncExitStack() as fresh:
+                    http, engine = (
+                        await fresh.enter_async_context(stack(base_url)) if cold else sides[side]
+                    )
+                    if side == "bare":
+                        got, failed, used = await _timed(
+                            [bare_fusion(http, url, calls) for _ in range(n)]
+                        )
+                        bare += got
+                        bare_cpu.append(used)
+                    else:
+                        got, failed, used = await _timed([one_fusion(engine, i) for i in range(n)])
+                        samples += got
+                        cpu.append(used)
+                    errors += failed
+    if not samples or not bare:
         return f"| {n} | all failed: {errors[0]!r} |"
-    ratios = [s.wall_s / IDEAL_S for s in samples]
+    walls = [s.wall_s for s in samples]
+    floors = [s.wall_s for s in bare]
     firsts = [s.first_token_s for s in samples]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     degraded = sum(s.degraded for s in samples)
     return (
-        f"| {n} | {pct(ratios, 50):.3f} | {pct(ratios, 95):.3f} | {pct(firsts, 50):.2f} s | "
-        f"{pct(firsts, 95):.2f} s | {rss_mb:.0f} MB | {cpu * 1000:.1f} ms | "
-        f"{len(errors)} / {degraded} |"
+        f"| {n} | {pct(walls, 50) / IDEAL_S:.3f} | {pct(walls, 95) / IDEAL_S:.3f} "
+        f"| {pct(floors, 50) / IDEAL_S:.3f} | {pct(floors, 95) / IDEAL_S:.3f} "
+        f"| **{pct(walls, 50) / pct(floors, 50):.3f}** "
+        f"| **{pct(walls, 95) / pct(floors, 95):.3f}** "
+        f"| {pct(firsts, 50):.2f} s | {pct(firsts, 95):.2f} s | {rss_mb:.0f} MB "
+        f"| {sum(cpu) / len(cpu) * 1000:.1f} ms | {sum(bare_cpu) / len(bare_cpu) * 1000:.1f} ms "
+        f"| {len(errors)} / {degraded} |"
     )
 
 
@@ -176,39 +307,51 @@ def machine() -> str:
     )
 
 
-async def main(levels: Sequence[int], in_process: bool) -> None:
+async def main(
+    levels: Sequence[int], in_process: bool, cold: bool, default_gc: bool, repeat: int
+) -> None:
+    if not default_gc:
+        tune_gc_for_serving()  # as the bot processes do
     where = "this process" if in_process else "a subprocess"
     print(f"Machine: {machine()}")
     print(
         f"Fake server in {where}. Panel {', '.join(f'{s:g} s' for s in PANEL_LATENCY_S.values())}"
         f"; judge {JUDGE_LATENCY_S:g} s; writer {WRITER_FIRST_BYTE_S:g} s + "
         f"{WRITER_STREAM_S:.2f} s stream. Ideal {IDEAL_S:.2f} s, first token "
-        f"{IDEAL_FIRST_TOKEN_S:.2f} s.\n"
+        f"{IDEAL_FIRST_TOKEN_S:.2f} s. {'Cold' if cold else 'Warm'} connections. "
+        f"{'Default' if default_gc else 'Tuned (as in the bots)'} GC.\n"
     )
     print(
-        "| fusions | wall/ideal p50 | wall/ideal p95 | first token p50 | first token p95 "
-        "| peak RSS | CPU / fusion | errors / degraded |"
+        "| fusions | wall/configured p50 | wall/configured p95 | bare/configured p50 "
+        "| bare/configured p95 | **wall/measured p50** | **wall/measured p95** "
+        "| first token p50 | first token p95 | peak RSS | CPU / fusion | bare CPU / fusion "
+        "| errors / degraded |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    async with fake_server(in_process) as base_url, new_http_client() as http:
-        client = OpenAICompatClient(http, base_url=base_url, api_key=API_KEY)
-        prices = ModelsPriceSource(http, base_url=base_url, api_key=API_KEY)
-        engine = FusionEngine(client, prices)
-        await one_fusion(engine, -1)  # warm-up: price list, first connections, imports
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    async with fake_server(in_process) as base_url:
+        async with stack(base_url) as (http, engine):
+            await one_fusion(engine, -1)  # warm-up: first connections, imports
+            calls = await record_exchanges(http, engine)
         for n in levels:
-            print(await run_level(engine, n), flush=True)
+            print(await run_level(base_url, calls, n, cold, repeat), flush=True)
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--levels", default="1,50,500", help="comma-separated concurrencies")
     parser.add_argument("--in-process", action="store_true", help="serve the fake in-process")
+    parser.add_argument("--cold", action="store_true", help="no untimed run before each level")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep CPython's GC settings (bots tune them)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed rounds per level")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(_serve())
         return
-    asyncio.run(main([int(n) for n in args.levels.split(",")], args.in_process))
+    levels = [int(n) for n in args.levels.split(",")]
+    asyncio.run(main(levels, args.in_process, args.cold, args.default_gc, max(1, args.repeat)))
 
 
 if __name__ == "__main__":

@@ -136,8 +136,12 @@ class FakeModelServer:
         api_key: str = "test-key",
         *,
         port: int = 0,
+        record: bool = True,
     ) -> None:
+        """``record=False`` keeps ``requests`` empty: a benchmark sending thousands of large
+        bodies would otherwise grow the server's heap, and its GC cost, as it runs."""
         self._behaviors: dict[str, ModelBehavior] = dict(behaviors or {})
+        self._record = record
         self._default = default
         self._api_key = api_key
         self._port = port
@@ -243,7 +247,8 @@ class FakeModelServer:
             return self._error(400, "Missing 'model'")
         model: str = body["model"]
         stream = bool(body.get("stream"))
-        self.requests.append(RecordedRequest(model, body, CIMultiDict(request.headers), stream))
+        if self._record:
+            self.requests.append(RecordedRequest(model, body, CIMultiDict(request.headers), stream))
         behavior = self._behaviors.get(model, self._default)
         if behavior is None:
             return self._error(400, f"{model} is not a valid model ID")

@@ -62,6 +62,15 @@ async def test_stream_has_comments_deltas_usage_and_done(http: httpx.AsyncClient
     assert server.requests[0].stream is True
 
 
+async def test_record_false_answers_without_keeping_requests(http: httpx.AsyncClient) -> None:
+    async with FakeModelServer({"m/a": ModelBehavior(text="Hi.")}, record=False) as server:
+        resp = await http.post(
+            f"{server.base_url}/chat/completions", json=_body("m/a", stream=False)
+        )
+    assert resp.json()["choices"][0]["message"]["content"] == "Hi."
+    assert server.requests == []
+
+
 async def test_plain_json_completion_and_served_by(http: httpx.AsyncClient) -> None:
     behavior = ModelBehavior(text=lambda body: body["model"].upper(), served_by="m/a-2025")
     async with FakeModelServer({"m/a": behavior}) as server:
