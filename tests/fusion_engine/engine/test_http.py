@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from httpx_aiohttp.transport import AiohttpTransport
 
 from fusion_engine.engine import FusionEngine
@@ -117,3 +118,31 @@ def test_raising_the_open_files_limit_stops_at_the_hard_limit(
     limits["now"] = (1024, 8192)
     monkeypatch.setattr(resource, "setrlimit", forbidden)
     assert raise_open_files_limit() == 1024  # kept, not crashed
+
+
+async def test_the_shared_client_neither_keeps_nor_sends_cookies() -> None:
+    """A ``Set-Cookie`` from one call (e.g. a CDN's bot-management cookie) is not replayed on
+    the next: every tenant's calls share this client, and bearer keys need no cookies."""
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"ok": True})
+        response.set_cookie("__cf_bm", "tenant-a-session", path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v1/ping", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        async with new_http_client() as http:
+            for _ in range(2):
+                response = await http.get(f"http://{host}:{port}/v1/ping")
+                assert response.headers["set-cookie"].startswith("__cf_bm=")
+            assert len(http.cookies) == 0
+    finally:
+        await runner.cleanup()
+    assert seen == [None, None]
