@@ -42,8 +42,9 @@ def tune_gc_for_serving() -> None:
     every older-generation pass walks the objects of every imported module again. ``gc.freeze``
     takes what exists after start-up out of all later collections, and a larger first threshold
     collects young objects less often (cycles are still collected; memory did not grow).
-    Measured with ``bench/bench_fusion.py --levels 500`` (two runs each): CPU per fusion
-    4.1-4.3 → 3.6-3.8 ms, wall ÷ ideal p50 1.22-1.27 → 1.19, peak RSS 137 MB either way.
+    Measured with ``bench/bench_fusion.py`` against ``--default-gc`` at 500 fusions: CPU per
+    fusion 4.8 → 3.6 ms, wall ÷ ideal p95 1.35 → 1.23, peak RSS about the same (the tables are
+    in ``bench/README.md``).
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -18,11 +18,12 @@ part of the call; each model call enforces its own whole-call deadline
 
 Sizing: 500 concurrent fusions open 2,000 panel calls at once (4 members each). With 1,000
 connections half of them queued for a free one and the p95 fusion took 1.56× the ideal instead
-of 1.27× (``bench/bench_fusion.py --levels 500``), so the default is 4,096. Every connection is
-a file descriptor, and many machines start processes with a soft limit of 1,024: the limit is
-clamped to what the process may open (leaving room for Redis, logs and the chat sockets) so an
-overloaded bot queues calls instead of failing them with ``EMFILE``. Process entry points call
-``raise_open_files_limit`` first to lift the soft limit to the hard one.
+of 1.27× (``bench/bench_fusion.py --levels 500``, 2026-11-29), so the default is 4,096.
+Every connection is a file descriptor, and many machines start processes with a soft limit of
+1,024: the limit is clamped to what the process may open (leaving room for Redis, logs and the
+chat sockets) so an overloaded bot queues calls instead of failing them with ``EMFILE``.
+Process entry points call ``raise_open_files_limit`` first to lift the soft limit to the hard
+one.
 """
 
 from __future__ import annotations

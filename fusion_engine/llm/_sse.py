@@ -54,8 +54,9 @@ async def sse_data(chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
                 data.append(value[1:] if value.startswith(b" ") else value)
             elif line == b"data":
                 data.append(b"")
-    if pending.rstrip(b"\r").startswith(b"data:"):
-        value = pending.rstrip(b"\r")[5:]
+    last = pending.rstrip(b"\r")
+    if last.startswith(b"data:"):
+        value = last[5:]
         data.append(value[1:] if value.startswith(b" ") else value)
     if data:
         yield b"\n".join(data)

@@ -91,7 +91,7 @@ class OpenAICompatClient:
         app_url: str | None = None,
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._url = httpx.URL(base_url.rstrip("/") + "/chat/completions")
         self._api_key = api_key
         # Everything about the request but its body is fixed, so it is built once: the client's
         # own headers and timeouts merged with ours, the URL parsed. ``_call`` then builds each
@@ -109,11 +109,10 @@ class OpenAICompatClient:
         if app_url:
             headers["HTTP-Referer"] = app_url
         self._headers = headers
-        self._url_obj = httpx.URL(self._url)
         self._extensions = {"timeout": http.timeout.as_dict()}
 
     def __repr__(self) -> str:
-        return f"OpenAICompatClient(url={self._url!r})"
+        return f"OpenAICompatClient(url={str(self._url)!r})"
 
     async def complete(self, request: ChatRequest, on_text: TextSink | None = None) -> Completion:
         """Run ``request`` within ``request.timeout_s`` (the whole call, streaming included)."""
@@ -157,7 +156,7 @@ class OpenAICompatClient:
         content = to_json(self._body(request))
         http_request = httpx.Request(
             "POST",
-            self._url_obj,
+            self._url,
             headers=self._headers,
             content=content,
             extensions=self._extensions,
