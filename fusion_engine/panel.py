@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fusion_engine.allowance import UNLIMITED, SpendGuard, call_ceiling
 from fusion_engine.errors import ModelCallError, ModelOutputError, ModelTimeout, QuorumError
 from fusion_engine.events import FusionEvent, MemberFailed, MemberFinished, MemberStarted
 from fusion_engine.llm.base import (
@@ -39,18 +40,30 @@ _MAX_REASON_CHARS = 200
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """What every stage needs to make one priced model call."""
+    """What every stage needs to make one priced model call, within one fusion's ``guard``."""
 
     client: ModelClient
     prices: PriceSource
     clock: Callable[[], float]
+    guard: SpendGuard = UNLIMITED
 
     async def call(
         self, request: ChatRequest, on_text: TextSink | None = None
     ) -> tuple[Completion, Usage]:
-        """Run one call; return it with its usage priced from ``prices`` when not reported."""
-        completion = await self.client.complete(request, on_text)
-        return completion, await price_usage(completion.usage, request.model, self.prices)
+        """Run one call; return it with its usage priced from ``prices`` when not reported.
+
+        The call's ceiling is reserved with the guard first (``CallOverBudget`` if refused, and
+        then nothing is called) and replaced by its real cost when it ends, however it ends."""
+        ceiling = await call_ceiling(request, self.prices)
+        await self.guard.reserve(request.model, ceiling)
+        spent = 0
+        try:
+            completion = await self.client.complete(request, on_text)
+            usage = await price_usage(completion.usage, request.model, self.prices)
+            spent = usage.cost_micros
+        finally:
+            self.guard.release(ceiling, spent)
+        return completion, usage
 
 
 def describe_failure(exc: ModelCallError, timeout_s: float) -> str:
