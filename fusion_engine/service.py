@@ -28,7 +28,7 @@ from fusion_engine import metrics
 from fusion_engine.allowance import Allowance, SpendGuard
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
 from fusion_engine.config import FusionConfig
-from fusion_engine.errors import FusionError
+from fusion_engine.errors import FusionError, StageError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget
 from fusion_engine.jobs.worker import SpendMeter
@@ -166,6 +166,9 @@ async def run_charged(
             if isinstance(event, Done):
                 return event.result
         raise RuntimeError("the engine's event stream ended without a Done event")
+    except StageError as exc:  # what the failed stage billed was in no event
+        meter.micros += exc.spent_micros
+        raise
     finally:
         await budgets.settle(tenant, hold, meter.micros)
         metrics.SPEND_MICROS.inc(meter.micros)
