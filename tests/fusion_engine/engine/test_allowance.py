@@ -4,7 +4,8 @@ The fusions here spend the most they can: every call reports the cost of its cei
 are free and every token costs 100 micro-dollars, so each amount below is 100 × a sum of
 ``max_tokens`` (panel 2 × 100, judge 512, writer 256: a quote of $0.0968) and the budget is tested
 at its edge.
-The budget is the real Redis store, through ``run_charged`` (the ``fusion ask --tenant`` path).
+The budget is the real Redis store, through ``run_charged`` (the ``fusion ask --tenant`` path)
+and through the worker (the chat path, with its ledger on the same Redis).
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from fusion_engine.allowance import Allowance, call_ceiling
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import BudgetExceeded, CallOverBudget, ModelHTTPError, StageError
+from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.jobs.ledger import RedisJobLedger
+from fusion_engine.jobs.worker import Worker
 from fusion_engine.llm.base import ChatRequest, Completion, ModelPrice, Usage
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.service import run_charged
+from tests.fusion_engine.jobs.fakes import RecordingResponder
 
 from .helpers import FUSED, JUDGE, WRITER, Models, Reply, judge_reply, make_pool, make_request
 
@@ -181,3 +186,59 @@ async def test_calls_ending_during_a_top_up_are_not_lost() -> None:
     await growing
     assert allowance.committed == 60
     assert allowance.spent_micros == 10
+
+
+REPLY = ReplyTarget(platform="slack", tenant=TENANT, channel_id="C1", user_id="U1")
+
+
+async def run_worker_job(
+    redis_client: aioredis.Redis,
+    engine: FusionEngine,
+    budgets: RedisBudgetStore,
+    *,
+    spent_by_a_crashed_attempt: int = 0,
+) -> RecordingResponder:
+    """Submit (hold the quote), optionally record a dead attempt's spend, run the job."""
+    job = FusionJob(key="Ev1", request=make_request(POOL), reply=REPLY, quote_micros=QUOTE)
+    await budgets.reserve(TENANT, job.key, QUOTE, lease_s=60)
+    ledger = RedisJobLedger(redis_client)
+    if spent_by_a_crashed_attempt:
+        await ledger.record_spend(job.key, "crashed", spent_by_a_crashed_attempt)
+    responder = RecordingResponder()
+    worker = Worker(engine=engine, budgets=budgets, responders={"slack": responder}, ledger=ledger)
+    await worker.run_job(job)
+    return responder
+
+
+async def test_the_worker_grows_the_job_hold_for_calls_beyond_the_quote(
+    redis_client: aioredis.Redis, models: Spender, engine: FusionEngine
+) -> None:
+    limit = QUOTE + JUDGE_CALL
+    budgets = await budget(redis_client, limit)
+    responder = await run_worker_job(redis_client, engine, budgets)
+    [(_, result, status)] = responder.results
+    assert result.analysis is not None
+    assert result.cost_micros == limit
+    assert status is not None
+    assert (status.daily_spent_micros, status.held_micros) == (limit, 0)
+
+
+async def test_a_rerun_after_a_crash_covers_the_earlier_spend_too(
+    redis_client: aioredis.Redis, models: Spender, engine: FusionEngine
+) -> None:
+    """A dead attempt spent 60,000; the re-run holds that plus its quote, and its judge retry
+    grows the hold on top of both, so the writer after it no longer fits: a budget error,
+    charged the dead attempt's spend plus the re-run's, exactly, and within the limit."""
+    earlier = 60_000
+    limit = earlier + QUOTE + JUDGE_CALL - PER_TOKEN
+    budgets = await budget(redis_client, limit)
+    responder = await run_worker_job(
+        redis_client, engine, budgets, spent_by_a_crashed_attempt=earlier
+    )
+    [(_, error)] = responder.errors
+    assert isinstance(error, StageError)
+    assert "not run: the daily budget has $0.0255 left" in error.user_message
+    assert len(models.calls_to(JUDGE)) == 2
+    assert [c.model for c in models.calls if c.model.startswith(WRITER)] == []
+    status = await budgets.status(TENANT)
+    assert (status.daily_spent_micros, status.held_micros) == (earlier + PANEL + 2 * JUDGE_CALL, 0)
