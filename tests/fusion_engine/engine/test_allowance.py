@@ -23,8 +23,9 @@ from fusion_engine.errors import BudgetExceeded, CallOverBudget, ModelHTTPError,
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.ledger import RedisJobLedger
 from fusion_engine.jobs.worker import Worker
-from fusion_engine.llm.base import ChatRequest, Completion, ModelPrice, Usage
-from fusion_engine.llm.function import StaticPrices
+from fusion_engine.llm.base import ChatMessage, ChatRequest, Completion, ModelPrice, Usage
+from fusion_engine.llm.function import FunctionModelClient, StaticPrices
+from fusion_engine.panel import Caller
 from fusion_engine.service import run_charged
 from tests.fusion_engine.jobs.fakes import RecordingResponder
 
@@ -242,3 +243,28 @@ async def test_a_rerun_after_a_crash_covers_the_earlier_spend_too(
     assert [c.model for c in models.calls if c.model.startswith(WRITER)] == []
     status = await budgets.status(TENANT)
     assert (status.daily_spent_micros, status.held_micros) == (earlier + PANEL + 2 * JUDGE_CALL, 0)
+
+
+async def test_a_call_billed_above_its_ceiling_is_charged_the_ceiling() -> None:
+    """An endpoint that bills more than the reservation (a prompt denser than estimated, a
+    price above the listed one): the excess is ours, the team is charged what was held."""
+    chat = ChatRequest(
+        model="m/a", messages=(ChatMessage(role="user", content="hi"),), max_tokens=64
+    )
+    ceiling = await call_ceiling(chat, PRICES)
+    assert ceiling == 64 * PER_TOKEN
+    over = Usage(
+        prompt_tokens=9_999, completion_tokens=64, cost_micros=10 * ceiling, cost_source="reported"
+    )
+    client = FunctionModelClient(
+        lambda r: Completion(model=r.model, served_by=r.model, text="hello", usage=over)
+    )
+    allowance = Allowance(ceiling, refuse)
+    caller = Caller(client=client, prices=PRICES, clock=lambda: 0.0, guard=allowance)
+    _, usage = await caller.call(chat)
+    assert usage.cost_micros == ceiling
+    assert (allowance.spent_micros, allowance.committed) == (ceiling, ceiling)
+
+
+async def refuse(total: int) -> None:
+    raise AssertionError(f"no top-up expected (asked for {total})")
