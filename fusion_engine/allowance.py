@@ -11,9 +11,10 @@ the call is not made and fails as ``CallOverBudget``, which the stages treat lik
 call: a panel member fails (quorum decides), the judge gives no analysis (a labelled degraded
 answer), the writer ends the fusion with the budget reason.
 
-So recorded spend stays within the hold, and the hold within the tenant's limits, as long as
-each call costs at most its ceiling: the client cuts every stream at ``max_tokens``, and the
-prompt estimate over-counts (``tokens.py``).
+So recorded spend stays within the hold, and the hold within the tenant's limits: the client
+cuts every stream at ``max_tokens``, the prompt estimate over-counts (``tokens.py``), and
+``Caller`` never charges a call more than the ceiling it reserved (any excess a provider bills
+is logged and is the operator's cost).
 
 Retries: ``RetryingClient`` makes the attempts of one call one after another, and an attempt
 that fails reports no usage, so the one reservation, held from before the first attempt until
