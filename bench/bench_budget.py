@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import load_config
@@ -66,9 +67,11 @@ class StartRecorder(FakeEngine):
         super().__init__()
         self._redis = connect_redis(url)
 
-    async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+    async def run(
+        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
+    ) -> AsyncIterator[FusionEvent]:
         await self._redis.rpush(STARTED, f"{request.request_id}:{time.time()}")  # type: ignore[misc]
-        async for event in super().run(request):
+        async for event in super().run(request, guard):
             yield event
 
 

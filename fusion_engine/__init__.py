@@ -5,11 +5,13 @@ a chat platform's library and never reads the environment: processes in ``bots/`
 pass typed values in.
 """
 
+from fusion_engine.allowance import UNLIMITED, Allowance, SpendGuard
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
 from fusion_engine.config import BudgetDefaults, FusionConfig, load_config
 from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import (
     BudgetExceeded,
+    CallOverBudget,
     ConfigError,
     FusionError,
     InputError,
@@ -59,7 +61,9 @@ from fusion_engine.service import Accepted, FusionService, run_charged
 
 __all__ = [
     "MICROS_PER_USD",
+    "UNLIMITED",
     "Accepted",
+    "Allowance",
     "Analysis",
     "AnalysisReady",
     "AnswerScores",
@@ -67,6 +71,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetStatus",
     "BudgetStore",
+    "CallOverBudget",
     "ConfigError",
     "Contradiction",
     "ConversationTurn",
@@ -102,6 +107,7 @@ __all__ = [
     "RefusedError",
     "ReplyTarget",
     "Responder",
+    "SpendGuard",
     "StageCall",
     "StageError",
     "StageLatency",

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 
+from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.errors import FusionError
 from fusion_engine.events import (
     AnalysisReady,
@@ -94,7 +95,7 @@ class FusionEngine:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        self._caller = Caller(client=client, prices=prices, clock=clock)
+        self._client = client
         self._prices = prices
         self._clock = clock
         self._rng = rng or random.Random()
@@ -103,13 +104,17 @@ class FusionEngine:
         """A conservative upper bound on this fusion's cost (see ``fusion_engine.quote``)."""
         return await quote_request(request, self._prices)
 
-    async def run(self, request: FusionRequest) -> AsyncGenerator[FusionEvent, None]:
+    async def run(
+        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
+    ) -> AsyncGenerator[FusionEvent, None]:
         """Run one fusion, yielding its progress events in order and ``Done(result)`` last.
 
-        Raises ``QuorumError`` or another ``FusionError`` when the fusion fails.
+        Every model call is first covered by ``guard`` (``fusion_engine.allowance``); a call it
+        refuses fails like a model failure. Raises ``QuorumError`` or another ``FusionError``
+        when the fusion fails.
         """
         channel = _EventChannel()
-        task = asyncio.create_task(self._fuse(request, channel), name="fusion")
+        task = asyncio.create_task(self._fuse(request, channel, guard), name="fusion")
         task.add_done_callback(lambda _: channel.wake())
         try:
             while True:
@@ -131,9 +136,11 @@ class FusionEngine:
         self,
         request: FusionRequest,
         on_event: Callable[[FusionEvent], Awaitable[None]] | None = None,
+        *,
+        guard: SpendGuard = UNLIMITED,
     ) -> FusionResult:
         """Run one fusion to the end and return its result, passing each event to ``on_event``."""
-        async with aclosing(self.run(request)) as events:
+        async with aclosing(self.run(request, guard)) as events:
             async for event in events:
                 if on_event is not None:
                     await on_event(event)
@@ -141,10 +148,13 @@ class FusionEngine:
                     return event.result
         raise FusionError("the fusion ended without a result")  # pragma: no cover
 
-    async def _fuse(self, request: FusionRequest, channel: _EventChannel) -> FusionResult:
+    async def _fuse(
+        self, request: FusionRequest, channel: _EventChannel, guard: SpendGuard
+    ) -> FusionResult:
         pool = request.pool
         emit = channel.put
         clock = self._clock
+        caller = Caller(client=self._client, prices=self._prices, clock=clock, guard=guard)
         started = clock()
         emit(
             FusionStarted(
@@ -154,7 +164,7 @@ class FusionEngine:
                 writer=pool.writer,
             )
         )
-        panel = await run_panel(self._caller, request, emit)
+        panel = await run_panel(caller, request, emit)
         answers = [m for m in panel if isinstance(m, PanelAnswer)]
         failures = [m for m in panel if isinstance(m, PanelFailure)]
         emit(PanelDone(answered=len(answers), failed=len(failures)))
@@ -162,7 +172,7 @@ class FusionEngine:
 
         emit(JudgeStarted(model=pool.judge))
         labelled = label_answers(answers, self._rng)
-        judged = await run_judge(self._caller, request, labelled)
+        judged = await run_judge(caller, request, labelled)
         emit(AnalysisReady(analysis=judged.analysis, note=judged.note, usage=judged.usage))
         judge_done = clock()
 
@@ -175,7 +185,7 @@ class FusionEngine:
                 first_token_at = clock()
             channel.put_text(text)
 
-        written = await run_writer(self._caller, request, labelled, judged.analysis, on_text)
+        written = await run_writer(caller, request, labelled, judged.analysis, on_text)
         finished = clock()
 
         usage = sum((m.usage for m in panel), Usage()) + judged.usage + written.usage

@@ -9,7 +9,8 @@
     │   ├── ModelTimeout             no answer within the per-call timeout
     │   ├── ModelConnectionError     could not reach the endpoint
     │   ├── ModelHTTPError           non-2xx status, or an error event inside a 200 stream
-    │   └── ModelOutputError         empty or unparseable output
+    │   ├── ModelOutputError         empty or unparseable output
+    │   └── CallOverBudget           not made: the budget hold could not grow to cover it
     ├── QuorumError                  too few panel members answered
     ├── StageError                   judge/writer stage failed after billed calls (spent_micros)
     ├── RefusedError                 the request was refused before anything ran; nothing charged
@@ -27,6 +28,7 @@ from datetime import datetime
 
 __all__ = [
     "BudgetExceeded",
+    "CallOverBudget",
     "ConfigError",
     "FusionError",
     "InputError",
@@ -136,6 +138,26 @@ class ModelOutputError(ModelCallError):
         super().__init__(model, message, retryable=False)
 
 
+class CallOverBudget(ModelCallError):
+    """A model call was not made: the fusion's budget hold could not grow to cover its most
+    expensive outcome. Never retried (the budget will not have grown a moment later); to the
+    stage it is one more failed call, so a panel member fails, the judge gives no analysis,
+    and a writer that cannot run ends the fusion with this reason."""
+
+    kind = "budget"
+
+    def __init__(self, model: str, refusal: BudgetExceeded) -> None:
+        from fusion_engine.money import format_usd
+
+        super().__init__(
+            model,
+            f"not run: the {refusal.window} budget has {format_usd(refusal.remaining_micros)} "
+            f"left and this call could cost up to {format_usd(refusal.quote_micros)} more "
+            f"(it resets {refusal.resets_at:%Y-%m-%d %H:%M} UTC)",
+        )
+        self.refusal = refusal
+
+
 class QuorumError(FusionError):
     """Fewer panel members answered than the pool's quorum."""
 
@@ -164,7 +186,10 @@ class RefusedError(FusionError):
 
 
 class BudgetExceeded(RefusedError):
-    """The tenant's remaining budget cannot cover the quoted cost."""
+    """The tenant's remaining budget cannot cover the quoted cost.
+
+    ``more``: a running fusion's hold could not grow by ``quote_micros`` (what was already held,
+    and any spend recorded for it, stays as it was)."""
 
     def __init__(
         self,
@@ -174,15 +199,18 @@ class BudgetExceeded(RefusedError):
         remaining_micros: int,
         quote_micros: int,
         resets_at: datetime,
+        more: bool = False,
     ) -> None:
         from fusion_engine.money import format_usd
 
+        cost = "needs up to {} more" if more else "would cost up to {}"
         super().__init__(
             f"The {window} budget has {format_usd(remaining_micros)} left and this question "
-            f"would cost up to {format_usd(quote_micros)}. "
+            f"{cost.format(format_usd(quote_micros))}. "
             f"It resets {resets_at:%Y-%m-%d %H:%M} UTC."
         )
         self.tenant = tenant
+        self.more = more
         self.window = window
         self.remaining_micros = remaining_micros
         self.quote_micros = quote_micros

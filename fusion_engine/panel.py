@@ -10,9 +10,11 @@ or the stage deadline, runs out, and are recorded as failures saying so.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fusion_engine.allowance import UNLIMITED, SpendGuard, call_ceiling
 from fusion_engine.errors import ModelCallError, ModelOutputError, ModelTimeout, QuorumError
 from fusion_engine.events import FusionEvent, MemberFailed, MemberFinished, MemberStarted
 from fusion_engine.llm.base import (
@@ -36,21 +38,47 @@ Emit = Callable[[FusionEvent], None]
 
 _MAX_REASON_CHARS = 200
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """What every stage needs to make one priced model call."""
+    """What every stage needs to make one priced model call, within one fusion's ``guard``."""
 
     client: ModelClient
     prices: PriceSource
     clock: Callable[[], float]
+    guard: SpendGuard = UNLIMITED
 
     async def call(
         self, request: ChatRequest, on_text: TextSink | None = None
     ) -> tuple[Completion, Usage]:
-        """Run one call; return it with its usage priced from ``prices`` when not reported."""
-        completion = await self.client.complete(request, on_text)
-        return completion, await price_usage(completion.usage, request.model, self.prices)
+        """Run one call; return it with its usage priced from ``prices`` when not reported.
+
+        The call's ceiling is reserved with the guard first (``CallOverBudget`` if refused, and
+        then nothing is called) and replaced by its real cost when it ends, however it ends.
+        A call is never charged more than the ceiling it reserved: should the endpoint bill
+        more (a prompt that tokenized denser than estimated, a price above the listed one), the
+        excess is logged and is the operator's cost, so a team's recorded spend stays within
+        what its budget held."""
+        ceiling = await call_ceiling(request, self.prices)
+        await self.guard.reserve(request.model, ceiling)
+        spent = 0
+        try:
+            completion = await self.client.complete(request, on_text)
+            usage = await price_usage(completion.usage, request.model, self.prices)
+            if usage.cost_micros > ceiling:
+                log.warning(
+                    "%s cost %d micro-dollars, above the %d reserved; charging the reservation",
+                    request.model,
+                    usage.cost_micros,
+                    ceiling,
+                )
+                usage = usage.model_copy(update={"cost_micros": ceiling})
+            spent = usage.cost_micros
+        finally:
+            self.guard.release(ceiling, spent)
+        return completion, usage
 
 
 def describe_failure(exc: ModelCallError, timeout_s: float) -> str:

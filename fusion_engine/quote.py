@@ -5,25 +5,26 @@ The budget reserves this figure, so every term is an over-estimate: prompts are 
 its whole ``max_tokens``; each stage is priced at the dearest of its model and its fallbacks;
 and a model with no known price gets a fixed, deliberately high allowance and is listed in
 ``Quote.unpriced``. One call is counted per stage: a judge's corrective retry or a fallback after
-a failure is rare, and the budget settles the actual cost afterwards.
+a failure is rare, so rather than reserve for it up front, the fusion asks for more (the hold
+grows, ``fusion_engine.allowance``) before making such a call, and does not make it if refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fusion_engine.judge import LABELS, Labelled, judge_messages
+from fusion_engine.judge import JUDGE_SCHEMA, LABELS, Labelled, judge_messages
 from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
 from fusion_engine.llm.pricing import (
     UNPRICED_COMPLETION_MICROS_PER_MTOK,
     UNPRICED_PRICE,
     UNPRICED_PROMPT_MICROS_PER_MTOK,
+    tokens_cost,
 )
-from fusion_engine.money import cost_micros
 from fusion_engine.panel import panel_messages
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import PanelAnswer, Quote
-from fusion_engine.tokens import estimate_messages, estimate_tokens
+from fusion_engine.tokens import estimate_messages, estimate_schema, estimate_tokens
 from fusion_engine.writer import writer_messages
 
 __all__ = [
@@ -55,12 +56,6 @@ async def _dearest(
     return ModelPrice(prompt_per_mtok=prompt, completion_per_mtok=completion)
 
 
-def _cost(prompt_tokens: int, completion_tokens: int, price: ModelPrice) -> int:
-    return cost_micros(prompt_tokens, price.prompt_per_mtok) + cost_micros(
-        completion_tokens, price.completion_per_mtok
-    )
-
-
 async def quote_request(request: FusionRequest, prices: PriceSource) -> Quote:
     """The most this fusion should cost, in integer micro-dollars, with a per-model breakdown."""
     pool = request.pool
@@ -73,7 +68,7 @@ async def quote_request(request: FusionRequest, prices: PriceSource) -> Quote:
     panel_prompt = estimate_messages(panel_messages(request))
     for model in pool.models:
         price = await _dearest((model, *pool.fallbacks.get(model, ())), prices, unpriced)
-        add(model, _cost(panel_prompt, pool.max_output_tokens, price))
+        add(model, tokens_cost(panel_prompt, pool.max_output_tokens, price))
 
     # The judge and writer prompts are the real templates filled with empty answers, plus every
     # answer at its maximum length.
@@ -83,12 +78,13 @@ async def quote_request(request: FusionRequest, prices: PriceSource) -> Quote:
     )
     answers_tokens = len(pool.models) * pool.max_output_tokens
     judge_prompt = estimate_messages(judge_messages(request, placeholders))
+    judge_prompt += estimate_schema(JUDGE_SCHEMA)
     judge_price = await _dearest((pool.judge, pool.judge_fallback), prices, unpriced)
-    add(pool.judge, _cost(judge_prompt + answers_tokens, pool.judge_max_tokens, judge_price))
+    add(pool.judge, tokens_cost(judge_prompt + answers_tokens, pool.judge_max_tokens, judge_price))
 
     writer_prompt = estimate_messages(writer_messages(request, placeholders, None))
     writer_prompt += answers_tokens + pool.judge_max_tokens
     writer_price = await _dearest((pool.writer, pool.writer_fallback), prices, unpriced)
-    add(pool.writer, _cost(writer_prompt, pool.writer_max_tokens, writer_price))
+    add(pool.writer, tokens_cost(writer_prompt, pool.writer_max_tokens, writer_price))
 
     return Quote(micros=sum(per_model.values()), per_model=per_model, unpriced=tuple(unpriced))

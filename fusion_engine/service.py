@@ -10,7 +10,8 @@ when enqueueing failed. A retried delivery of the same key (the platform's event
 recognised and returns ``duplicate=True`` without reserving or queueing again.
 
 ``run_charged`` is the same contract for a process that runs the fusion itself (``fusion ask
---tenant``): reserve, run, settle what was really spent even on failure or Ctrl-C.
+--tenant``): reserve, run (every call covered by the hold, which grows or refuses, as in the
+worker), settle what was really spent even on failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from fusion_engine import metrics
+from fusion_engine.allowance import Allowance, SpendGuard
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
 from fusion_engine.config import FusionConfig
-from fusion_engine.errors import FusionError
+from fusion_engine.errors import FusionError, StageError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget
 from fusion_engine.jobs.worker import SpendMeter
@@ -54,7 +56,7 @@ class Quoter(Protocol):
 
 
 class _Engine(Quoter, Protocol):
-    def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]: ...
+    def run(self, request: FusionRequest, guard: SpendGuard) -> AsyncIterator[FusionEvent]: ...
 
 
 @runtime_checkable
@@ -150,19 +152,23 @@ async def run_charged(
 ) -> FusionResult:
     """Quote, reserve, run in this process and settle; ``BudgetExceeded`` before any call.
 
+    Calls beyond the quote (retries, fallbacks) grow the same hold first, or are not made.
     What was really spent is settled however the run ends (error, cancellation, Ctrl-C)."""
     hold = f"run:{request.request_id}:{uuid.uuid4().hex[:8]}"
     quote = await engine.quote(request)
-    await budgets.reserve(tenant, hold, quote.micros, lease_s=lease_s)
+    guard = await Allowance.held(budgets, tenant, hold, quote.micros, lease_s=lease_s)
     meter = SpendMeter()
     try:
-        async for event in engine.run(request):
+        async for event in engine.run(request, guard):
             meter.observe(event)
             if on_event is not None:
                 await on_event(event)
             if isinstance(event, Done):
                 return event.result
         raise RuntimeError("the engine's event stream ended without a Done event")
+    except StageError as exc:  # what the failed stage billed was in no event
+        meter.micros += exc.spent_micros
+        raise
     finally:
         await budgets.settle(tenant, hold, meter.micros)
         metrics.SPEND_MICROS.inc(meter.micros)

@@ -10,11 +10,19 @@ reserves, so it must not be too low.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fusion_engine.llm.base import ChatMessage
 
-__all__ = ["CHARS_PER_TOKEN", "MESSAGE_OVERHEAD_TOKENS", "estimate_messages", "estimate_tokens"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "estimate_messages",
+    "estimate_schema",
+    "estimate_tokens",
+]
 
 CHARS_PER_TOKEN = 3
 MESSAGE_OVERHEAD_TOKENS = 8
@@ -37,3 +45,9 @@ def estimate_tokens(text: str) -> int:
 def estimate_messages(messages: Iterable[ChatMessage]) -> int:
     """An upper estimate of the prompt tokens of a chat: every message plus its overhead."""
     return sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+def estimate_schema(schema: Mapping[str, Any] | None) -> int:
+    """An upper estimate of the prompt tokens a structured-output schema may add (endpoints that
+    cannot enforce a schema natively put it in the prompt)."""
+    return estimate_tokens(json.dumps(schema, separators=(",", ":"))) if schema else 0

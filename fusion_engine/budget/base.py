@@ -48,7 +48,10 @@ class BudgetStore(Protocol):
     ) -> BudgetStatus:
         """Hold ``micros`` for ``hold_id`` if both windows can cover it, else ``BudgetExceeded``.
 
-        Reserving an existing, live ``hold_id`` again is a no-op (a re-delivered job)."""
+        Reserving an existing, live ``hold_id`` again with the same or a smaller amount only
+        renews its lease (a re-delivered job). With a larger amount the hold grows: only the
+        increase is checked against the limits, and a refusal (``BudgetExceeded`` naming the
+        increase) leaves the hold as it was. A settled ``hold_id`` is never held again."""
         ...
 
     async def settle(self, tenant: str, hold_id: str, actual_micros: int) -> bool:

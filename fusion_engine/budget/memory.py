@@ -1,8 +1,8 @@
 """An in-memory ``BudgetStore`` for tests and single-process tools.
 
-Same rules as the Redis store (leases, idempotent settle, late settle still charges, defaults
-from the config until limits are set) with none of the infrastructure; one asyncio lock stands
-in for Lua's atomicity. It is a fake: state lives only as long as the object.
+Same rules as the Redis store (leases, holds that grow, idempotent settle, late settle still
+charges, defaults from the config until limits are set) with none of the infrastructure; one
+asyncio lock stands in for Lua's atomicity. It is a fake: state lives only as long as the object.
 """
 
 from __future__ import annotations
@@ -72,12 +72,14 @@ class MemoryBudgetStore:
             expiry = w.now_ms + int(lease_s * 1000)
             if hold_id in t.settled:
                 return self._status(tenant, w)
-            if hold_id in t.holds:
-                t.holds[hold_id] = (t.holds[hold_id][0], expiry)
+            held = t.holds.get(hold_id)
+            if held is not None and held[0] >= micros:
+                t.holds[hold_id] = (held[0], expiry)
                 return self._status(tenant, w)
             status = self._status(tenant, w)
-            if status.remaining_micros < micros:
-                raise budget_exceeded(status, micros)
+            increase = micros - (held[0] if held is not None else 0)
+            if status.remaining_micros < increase:
+                raise budget_exceeded(status, increase, more=held is not None)
             t.holds[hold_id] = (micros, expiry)
             return self._status(tenant, w)
 

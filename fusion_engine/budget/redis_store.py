@@ -4,6 +4,10 @@ Why Lua: "check spent + held + quote against both limits, then hold" must be one
 concurrent reservations can both see room for one. Each script (``lua/*.lua``) runs atomically
 on the server, so a tenant can never spend past a limit however many processes reserve at once.
 
+A live hold can grow: reserving it again with a larger amount checks only the increase, so a
+fusion that needs more than its quote (a retry, a fallback, a re-run after a crash) asks for
+exactly that before it spends it, and a refusal leaves what was held untouched.
+
 Holds carry a lease (epoch-ms score in a sorted set). Any reserve first drops expired holds, so
 a crashed worker's hold frees itself; ``status`` counts only live holds. ``settle`` writes a
 per-hold marker in the same script that adds the spend, so settling twice charges once, and
@@ -36,15 +40,18 @@ from fusion_engine.redis_guard import redis_unavailable
 
 __all__ = ["RedisBudgetStore", "budget_exceeded"]
 
-_HELD_NOW, _HELD_ALREADY, _SETTLED_ALREADY, _OVER_DAILY, _OVER_MONTHLY = 0, 1, 2, -1, -2
+_OVER_DAILY, _OVER_MONTHLY = -1, -2
 
 
 def _script(name: str) -> str:
     return resources.files("fusion_engine.budget").joinpath("lua", name).read_text()
 
 
-def budget_exceeded(status: BudgetStatus, quote_micros: int) -> BudgetExceeded:
-    """The refusal for ``quote_micros`` given ``status``: names the tighter window."""
+def budget_exceeded(
+    status: BudgetStatus, quote_micros: int, *, more: bool = False
+) -> BudgetExceeded:
+    """The refusal for ``quote_micros`` given ``status``: names the tighter window. ``more``:
+    ``quote_micros`` is what a live hold would have to grow by, not a whole quote."""
     # When the month is short, waiting for the daily reset would not help: name the month.
     window = "monthly" if status.monthly_remaining_micros < quote_micros else "daily"
     return BudgetExceeded(
@@ -53,6 +60,7 @@ def budget_exceeded(status: BudgetStatus, quote_micros: int) -> BudgetExceeded:
         remaining_micros=status.remaining_micros,
         quote_micros=quote_micros,
         resets_at=status.monthly_resets_at if window == "monthly" else status.daily_resets_at,
+        more=more,
     )
 
 
@@ -127,9 +135,11 @@ class RedisBudgetStore:
                     tenant,
                 ],
             )
+        *values, was_held = values
         status = self._status_from(tenant, w, values)
         if int(code) in (_OVER_DAILY, _OVER_MONTHLY):
-            raise budget_exceeded(status, micros)
+            held = max(0, int(was_held))
+            raise budget_exceeded(status, micros - held, more=int(was_held) >= 0)
         return status
 
     async def settle(self, tenant: str, hold_id: str, actual_micros: int) -> bool:

@@ -7,8 +7,11 @@ and the budget store's idempotent settle make every effect happen once. One atte
 1. ``done`` marker set → return (a re-delivery after everything happened).
 2. Take the job's run lock (short TTL, renewed; wait up to one TTL for a dead holder's lock
    to lapse) or raise ``JobBusy`` so the queue retries later: two live attempts never race.
-3. Reserve the quote again under the job key: a no-op while the hold from submit is live,
-   a fresh hold (checked against the limits) if it expired while the job waited or crashed.
+3. Reserve, under the job key, what earlier attempts spent plus the quote: a lease renewal
+   while the hold from submit is live and nothing was spent yet, a grown hold after a crashed
+   attempt spent some, a fresh hold (checked against the limits) if it lapsed while the job
+   waited. Every model call then reserves its worst case within that hold, growing it when
+   needed (``fusion_engine.allowance``), so the job's whole charge stays within one hold.
 4. If an outcome was saved, re-deliver it; else run the engine, streaming events to the
    responder, recording this attempt's known spend after every panel member and at the end.
 5. Save the outcome; settle the sum of every attempt's spend; deliver; mark ``done``.
@@ -23,8 +26,10 @@ Crash cases (the worker process dies at…):
 - during the run: the heartbeat stops, the sweeper re-queues the job, another worker runs it
   again and re-calls the models. That cost is real: each attempt recorded what it had spent
   (panel answers as they finished), and settle charges the sum, so nothing known is lost
-  and the job key is still charged once. (A call in flight at the moment of death is not
-  counted: its cost was never reported to us.)
+  and the job key is still charged once. The re-run first grows the hold by what was spent,
+  so the sum stays within the limits; if the budget refuses, the user is told and charged
+  only the earlier spend. (A call in flight at the moment of death is not counted: its cost
+  was never reported to us.)
 - after the run, before settle: the outcome is saved, so the re-run settles and delivers it
   without calling any model again.
 - after settle, before delivering: settle is idempotent (False the second time); the re-run
@@ -48,6 +53,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from fusion_engine import metrics
+from fusion_engine.allowance import Allowance, SpendGuard
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
 from fusion_engine.errors import FusionError, StageError, UnavailableError
 from fusion_engine.events import AnalysisReady, Done, FusionEvent, MemberFailed, MemberFinished
@@ -79,9 +85,9 @@ log = structlog.get_logger("fusion.worker")
 
 
 class FusionRunner(Protocol):
-    """What the worker needs of the engine."""
+    """What the worker needs of the engine: a run whose every model call ``guard`` covers."""
 
-    def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]: ...
+    def run(self, request: FusionRequest, guard: SpendGuard) -> AsyncIterator[FusionEvent]: ...
 
 
 class SpendMeter:
@@ -226,18 +232,28 @@ class Worker:
     async def _attempt(
         self, job: FusionJob, attempt: str, responder: Responder, bound: structlog.BoundLogger
     ) -> _Outcome:
-        """Reserve (again), run the engine, and return what the user should be told."""
+        """Reserve (again), run the engine, and return what the user should be told.
+
+        The hold must cover the whole charge (every attempt's spend), so this attempt reserves
+        what earlier attempts recorded plus a fresh quote under the job key (growing the live
+        hold, or holding anew if it lapsed), and its calls grow that same hold when they need
+        more. Refused: the user is told, and charged only what earlier attempts spent."""
         try:
-            await self._budgets.reserve(
-                job.reply.tenant, job.key, job.quote_micros, lease_s=self._lease_s
+            guard = await Allowance.held(
+                self._budgets,
+                job.reply.tenant,
+                job.key,
+                job.quote_micros,
+                spent_before=await self.ledger.spent(job.key),
+                lease_s=self._lease_s,
             )
         except UnavailableError:
             raise
-        except FusionError as exc:  # the hold lapsed and the budget is now spent elsewhere
+        except FusionError as exc:  # the budget cannot cover this attempt
             return self._failed(exc, bound)
         meter = SpendMeter()
         started = time.monotonic()
-        stream = self._engine.run(job.request)
+        stream = self._engine.run(job.request, guard)
         try:
             while True:
                 try:

@@ -37,6 +37,7 @@ __all__ = [
     "ModelsPriceSource",
     "parse_price_per_token",
     "price_usage",
+    "tokens_cost",
 ]
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,12 @@ async def price_usage(usage: Usage, model: str, prices: PriceSource) -> Usage:
     source: CostSource = "priced"
     if price is None:
         price, source = UNPRICED_PRICE, "estimated"
-    cost = cost_micros(usage.prompt_tokens, price.prompt_per_mtok) + cost_micros(
-        usage.completion_tokens, price.completion_per_mtok
-    )
+    cost = tokens_cost(usage.prompt_tokens, usage.completion_tokens, price)
     return usage.model_copy(update={"cost_micros": cost, "cost_source": source})
+
+
+def tokens_cost(prompt_tokens: int, completion_tokens: int, price: ModelPrice) -> int:
+    """What ``prompt_tokens`` in and ``completion_tokens`` out cost at ``price`` (rounded up)."""
+    return cost_micros(prompt_tokens, price.prompt_per_mtok) + cost_micros(
+        completion_tokens, price.completion_per_mtok
+    )

@@ -1,10 +1,13 @@
--- Reserve a hold for a quote, atomically, if both windows can cover it.
+-- Reserve a hold for a quote, atomically, if both windows can cover it. A live hold asked for
+-- a larger amount grows: only the increase is checked against the limits (the rest is already
+-- held), and a refusal leaves the hold as it was. Equal or smaller renews the lease.
 -- KEYS: 1 limits hash, 2 daily spent, 3 monthly spent, 4 hold amounts hash,
 --       5 hold leases zset, 6 settled marker, 7 tenants set
 -- ARGV: 1 hold id, 2 micros, 3 lease expiry (epoch ms), 4 now (epoch ms),
 --       5 default daily limit, 6 default monthly limit, 7 tenant
--- Returns {code, daily_limit, monthly_limit, daily_spent, monthly_spent, held}
---   code: 0 held now, 1 hold already live (lease renewed), 2 already settled,
+-- Returns {code, daily_limit, monthly_limit, daily_spent, monthly_spent, held, was_held}
+--   was_held: the hold's amount before this call (-1 when there was no live hold)
+--   code: 0 held now, 1 hold already live (lease renewed), 2 already settled, 3 hold grown,
 --        -1 daily limit would be exceeded, -2 monthly limit would be exceeded
 local hold_id = ARGV[1]
 local micros = tonumber(ARGV[2])
@@ -32,22 +35,24 @@ local function held_total()
 end
 
 local code
+local current = tonumber(redis.call('HGET', KEYS[4], hold_id) or '-1')
 if redis.call('EXISTS', KEYS[6]) == 1 then
   code = 2
-elseif redis.call('HEXISTS', KEYS[4], hold_id) == 1 then
+elseif current >= micros then
   redis.call('ZADD', KEYS[5], ARGV[3], hold_id)
   code = 1
 else
   local held = held_total()
-  if daily_spent + held + micros > daily_limit then
+  local increase = micros - math.max(current, 0)
+  if daily_spent + held + increase > daily_limit then
     code = -1
-  elseif monthly_spent + held + micros > monthly_limit then
+  elseif monthly_spent + held + increase > monthly_limit then
     code = -2
   else
     redis.call('HSET', KEYS[4], hold_id, micros)
     redis.call('ZADD', KEYS[5], ARGV[3], hold_id)
-    code = 0
+    code = current >= 0 and 3 or 0
   end
 end
 redis.call('SADD', KEYS[7], ARGV[7])
-return {code, daily_limit, monthly_limit, daily_spent, monthly_spent, held_total()}
+return {code, daily_limit, monthly_limit, daily_spent, monthly_spent, held_total(), current}

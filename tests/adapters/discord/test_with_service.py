@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.discord import DiscordStore, FusionBot
+from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
 from fusion_engine.events import Done, FusionEvent, FusionStarted, MemberFinished
@@ -31,7 +32,9 @@ class ScriptedEngine:
     async def quote(self, request: FusionRequest) -> Quote:
         return Quote(micros=QUOTE_MICROS)
 
-    async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+    async def run(
+        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
+    ) -> AsyncIterator[FusionEvent]:
         result = make_result()
         models = tuple(m.model for m in result.panel)
         yield FusionStarted(request_id=result.request_id, models=models, judge="j", writer="w")

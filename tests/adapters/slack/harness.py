@@ -23,6 +23,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import SlackHandlers, SlackResponder, StaticToken, build_app, web_app
+from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.events import FusionEvent
@@ -52,7 +53,9 @@ class ScriptedRunner:
     async def quote(self, request: FusionRequest) -> Quote:
         return Quote(micros=QUOTE_MICROS)
 
-    async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+    async def run(
+        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
+    ) -> AsyncIterator[FusionEvent]:
         self.requests.append(request)
         if self.gate is not None:
             await self.gate.wait()

@@ -60,6 +60,63 @@ async def test_reserving_the_same_hold_twice_holds_once(store: BudgetStore) -> N
     assert again.held_micros == 600_000
 
 
+async def test_a_live_hold_grows_by_the_increase_only(store: BudgetStore) -> None:
+    await store.reserve("acme", "other", 300_000, lease_s=60)
+    await store.reserve("acme", "job-1", 400_000, lease_s=60)
+    # 300k + 400k held: growing job-1 to 700k needs 300k more, exactly what is left.
+    grown = await store.reserve("acme", "job-1", 700_000, lease_s=60)
+    assert grown.held_micros == 1_000_000
+    assert grown.remaining_micros == 0
+    assert await store.settle("acme", "job-1", 650_000) is True
+    status = await store.status("acme")
+    assert (status.held_micros, status.daily_spent_micros) == (300_000, 650_000)
+
+
+async def test_a_refused_growth_leaves_the_hold_as_it_was(store: BudgetStore) -> None:
+    await store.reserve("acme", "other", 300_000, lease_s=60)
+    await store.reserve("acme", "job-1", 400_000, lease_s=60)
+    with pytest.raises(BudgetExceeded) as info:
+        await store.reserve("acme", "job-1", 700_001, lease_s=60)
+    assert info.value.quote_micros == 300_001
+    assert info.value.remaining_micros == 300_000
+    assert info.value.more is True
+    assert "needs up to $0.3000 more" in info.value.user_message
+    assert (await store.status("acme")).held_micros == 700_000
+    assert await store.settle("acme", "job-1", 400_000) is True
+    assert (await store.status("acme")).held_micros == 300_000
+
+
+async def test_a_smaller_reserve_renews_the_lease_and_keeps_the_amount(
+    store: BudgetStore, clock: FakeClock
+) -> None:
+    await store.reserve("acme", "job-1", 900_000, lease_s=30)
+    clock.advance(seconds=20)
+    again = await store.reserve("acme", "job-1", 100_000, lease_s=30)
+    assert again.held_micros == 900_000
+    clock.advance(seconds=20)  # past the first lease, within the renewed one
+    assert (await store.status("acme")).held_micros == 900_000
+
+
+async def test_growing_a_lapsed_hold_is_a_fresh_hold_of_the_whole_amount(
+    store: BudgetStore, clock: FakeClock
+) -> None:
+    await store.reserve("acme", "job-1", 600_000, lease_s=10)
+    clock.advance(seconds=11)
+    await store.reserve("acme", "other", 300_000, lease_s=60)
+    with pytest.raises(BudgetExceeded) as info:
+        await store.reserve("acme", "job-1", 800_000, lease_s=60)
+    assert (info.value.quote_micros, info.value.more) == (800_000, False)
+    status = await store.reserve("acme", "job-1", 700_000, lease_s=60)
+    assert status.held_micros == 1_000_000
+
+
+async def test_a_settled_hold_does_not_grow(store: BudgetStore) -> None:
+    await store.reserve("acme", "job-1", 100_000, lease_s=60)
+    await store.settle("acme", "job-1", 100_000)
+    status = await store.reserve("acme", "job-1", 500_000, lease_s=60)
+    assert (status.held_micros, status.daily_spent_micros) == (0, 100_000)
+
+
 async def test_settle_is_idempotent(store: BudgetStore) -> None:
     await store.reserve("acme", "job-1", 500_000, lease_s=60)
     assert await store.settle("acme", "job-1", 200_000) is True

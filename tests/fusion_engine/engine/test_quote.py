@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+from fusion_engine.judge import JUDGE_SCHEMA
 from fusion_engine.llm.base import ModelPrice
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.money import cost_micros
@@ -77,7 +79,9 @@ async def test_quote_matches_the_hand_computed_figure() -> None:
         labels="Answer A, Answer B",
         answers=empty_answers,
     )
+    schema = json.dumps(JUDGE_SCHEMA, separators=(",", ":"))  # sent as response_format
     judge_prompt = tokens(load_prompt("judge_system.md")) + tokens(judge_user) + 2 * 100
+    judge_prompt += math.ceil(len(schema) / 3)
     writer_user = render_prompt(
         "writer_user.md", context="", question=QUESTION, answers=empty_answers, analysis=NO_ANALYSIS
     )

@@ -5,9 +5,11 @@ be held at a gate after the panel (to kill or cancel a worker at a known point).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError, QuorumError
 from fusion_engine.events import (
@@ -25,6 +27,7 @@ from fusion_engine.events import (
 from fusion_engine.jobs.base import FusionJob
 from fusion_engine.llm.base import ChatMessage, ChatRequest, Completion, ModelPrice, Usage
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
+from fusion_engine.panel import Caller
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (
@@ -77,8 +80,8 @@ class FakeEngine:
             micros=self.quote_micros if self.quote_micros is not None else calls * QUOTE_PER_CALL
         )
 
-    async def _ask(self, model: str, text: str) -> tuple[str, Usage, float]:
-        done = await self.client.complete(
+    async def _ask(self, caller: Caller, model: str, text: str) -> tuple[str, Usage, float]:
+        done, _ = await caller.call(
             ChatRequest(
                 model=model, messages=(ChatMessage(role="user", content=text),), max_tokens=100
             )
@@ -86,7 +89,10 @@ class FakeEngine:
         self.completions.append(done)
         return done.text, done.usage, done.latency_s
 
-    async def run(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+    async def run(
+        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
+    ) -> AsyncIterator[FusionEvent]:
+        caller = Caller(self.client, PRICES, time.monotonic, guard)
         pool = request.pool
         yield FusionStarted(
             request_id=request.request_id, models=pool.models, judge=pool.judge, writer=pool.writer
@@ -94,7 +100,7 @@ class FakeEngine:
         answers = []
         for model in pool.models:
             yield MemberStarted(model=model)
-            text, usage, latency = await self._ask(model, request.question)
+            text, usage, latency = await self._ask(caller, model, request.question)
             answer = PanelAnswer(
                 model=model, served_by=model, text=text, latency_s=latency, usage=usage
             )
@@ -106,12 +112,12 @@ class FakeEngine:
         if self.fail_after_panel is not None:
             raise self.fail_after_panel
         yield JudgeStarted(model=pool.judge)
-        _, judge_usage, judge_s = await self._ask(pool.judge, "compare")
+        _, judge_usage, judge_s = await self._ask(caller, pool.judge, "compare")
         yield AnalysisReady(analysis=Analysis(consensus=("scattering",)), usage=judge_usage)
         yield WriterStarted(model=pool.writer)
         if self.fail_in_writer is not None:
             raise self.fail_in_writer
-        text, writer_usage, writer_s = await self._ask(pool.writer, "fuse")
+        text, writer_usage, writer_s = await self._ask(caller, pool.writer, "fuse")
         yield WriterDelta(text=text)
         usage = judge_usage + writer_usage
         for a in answers:

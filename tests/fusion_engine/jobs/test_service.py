@@ -7,7 +7,13 @@ from prometheus_client import REGISTRY
 
 from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import load_config
-from fusion_engine.errors import BudgetExceeded, QuorumError, RateLimited, UnavailableError
+from fusion_engine.errors import (
+    BudgetExceeded,
+    QuorumError,
+    RateLimited,
+    StageError,
+    UnavailableError,
+)
 from fusion_engine.events import FusionEvent
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.memory import MemoryJobQueue
@@ -160,3 +166,13 @@ async def test_run_charged_refuses_over_budget_and_charges_partial_failures() ->
     with pytest.raises(QuorumError):
         await run_charged(budgets, failing, request(), tenant="t")
     assert (await budgets.status("t")).daily_spent_micros > 0
+
+
+async def test_run_charged_charges_what_a_failed_writer_billed() -> None:
+    budgets = MemoryBudgetStore()
+    engine = FakeEngine(fail_in_writer=StageError("no writer", spent_micros=4_321))
+    with pytest.raises(StageError):
+        await run_charged(budgets, engine, request(), tenant="t")
+    panel_and_judge = sum(c.usage.cost_micros for c in engine.completions)
+    assert len(engine.completions) == 4
+    assert (await budgets.status("t")).daily_spent_micros == panel_and_judge + 4_321

@@ -8,7 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from fusion_engine.budget.memory import MemoryBudgetStore
-from fusion_engine.errors import QuorumError, StageError
+from fusion_engine.budget.redis_store import RedisBudgetStore
+from fusion_engine.errors import BudgetExceeded, QuorumError, StageError
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
 from fusion_engine.jobs.worker import Worker
@@ -189,3 +190,51 @@ async def test_keepalive_extends_the_hold_and_heartbeats() -> None:
     await worker.run_job(make_job(), heartbeat=heartbeat)
     assert beats >= 3
     assert len(responder.results) == 1
+
+
+async def crashed_job(
+    redis_client: aioredis.Redis, limit: int, earlier: int
+) -> tuple[FusionJob, RedisBudgetStore, RedisJobLedger]:
+    """A job held at submit whose first attempt died after recording ``earlier`` spend."""
+    budgets = RedisBudgetStore(
+        redis_client, default_daily_micros=limit, default_monthly_micros=10 * limit
+    )
+    ledger = RedisJobLedger(redis_client)
+    job = make_job(quote=250_000)
+    await budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=60)
+    await ledger.record_spend(job.key, "dead-attempt", earlier)
+    return job, budgets, ledger
+
+
+async def test_a_rerun_that_the_budget_cannot_cover_is_refused_and_charged_the_earlier_spend(
+    redis_client: aioredis.Redis,
+) -> None:
+    job, budgets, ledger = await crashed_job(redis_client, limit=300_000, earlier=60_000)
+    engine, responder = FakeEngine(), RecordingResponder()
+    worker = Worker(engine=engine, budgets=budgets, responders={"slack": responder}, ledger=ledger)
+    await worker.run_job(job)
+    [(_, error)] = responder.errors
+    assert isinstance(error, BudgetExceeded)
+    assert (error.quote_micros, error.remaining_micros) == (60_000, 50_000)
+    assert "needs up to $0.0600 more" in error.user_message
+    assert engine.client.calls == []
+    status = await budgets.status(REPLY.tenant)
+    assert (status.daily_spent_micros, status.held_micros) == (60_000, 0)
+
+
+async def test_a_rerun_holds_the_earlier_spend_plus_its_quote(
+    redis_client: aioredis.Redis,
+) -> None:
+    job, budgets, ledger = await crashed_job(redis_client, limit=310_000, earlier=60_000)
+    held: list[int] = []
+
+    async def gate() -> None:
+        held.append((await budgets.status(REPLY.tenant)).held_micros)
+
+    engine, responder = FakeEngine(gate=gate), RecordingResponder()
+    worker = Worker(engine=engine, budgets=budgets, responders={"slack": responder}, ledger=ledger)
+    await worker.run_job(job)
+    [(_, result, _)] = responder.results
+    assert held == [310_000]
+    status = await budgets.status(REPLY.tenant)
+    assert (status.daily_spent_micros, status.held_micros) == (60_000 + result.cost_micros, 0)
