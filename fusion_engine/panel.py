@@ -29,7 +29,14 @@ from fusion_engine.prompts import load_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import MemberResult, PanelAnswer, PanelFailure
 
-__all__ = ["Caller", "Emit", "describe_failure", "panel_messages", "run_panel"]
+__all__ = [
+    "Caller",
+    "Emit",
+    "billed_usage",
+    "describe_failure",
+    "panel_messages",
+    "run_panel",
+]
 
 Emit = Callable[[FusionEvent], None]
 """Publishes a progress event. Synchronous: publishing never waits on a slow consumer."""
@@ -51,6 +58,14 @@ class Caller:
         """Run one call; return it with its usage priced from ``prices`` when not reported."""
         completion = await self.client.complete(request, on_text)
         return completion, await price_usage(completion.usage, request.model, self.prices)
+
+
+async def billed_usage(caller: Caller, exc: ModelCallError) -> Usage:
+    """What a failed call was billed, priced like a success: an empty answer still reports its
+    usage, and the budget has to be charged what the endpoint charged."""
+    if exc.usage is None:
+        return Usage()
+    return await price_usage(exc.usage, exc.model, caller.prices)
 
 
 def describe_failure(exc: ModelCallError, timeout_s: float) -> str:
@@ -93,6 +108,7 @@ async def _ask_member(
         try:
             completion, usage = await caller.call(chat)
         except ModelCallError as exc:
+            spent += await billed_usage(caller, exc)
             errors.append((slug, exc))
             continue
         spent += usage
@@ -105,6 +121,7 @@ async def _ask_member(
             text=completion.text,
             latency_s=caller.clock() - started,
             usage=spent,
+            cut_at_tokens=chat.max_tokens if completion.truncated else None,
         )
     reasons = [describe_failure(exc, pool.call_timeout_s) for _, exc in errors]
     reason = reasons[0] + "".join(
