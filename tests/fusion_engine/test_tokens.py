@@ -78,3 +78,15 @@ def test_non_ascii_is_cut_on_a_character() -> None:
     cut = OutputCap(10).take("漢字" * 10)
     assert cut == "漢字漢"  # 3 bytes = 3 tokens each
     assert estimate_tokens(cut) == 9
+
+
+def test_a_non_ascii_piece_ending_exactly_at_the_limit_is_not_cut() -> None:
+    cap = OutputCap(6)
+    assert cap.take("漢字") == "漢字"
+    assert not cap.reached
+    assert cap.take("a") == ""
+    assert cap.reached
+
+
+def test_a_cut_that_falls_between_words_keeps_the_last_word() -> None:
+    assert OutputCap(2).take("a bcde fgh") == "a bcde"
