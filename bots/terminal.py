@@ -35,7 +35,7 @@ from fusion_engine.events import (
     WriterStarted,
 )
 from fusion_engine.money import format_usd
-from fusion_engine.result import Analysis, FusionResult, PanelAnswer
+from fusion_engine.result import Analysis, FusionResult, PanelAnswer, cut_note
 
 __all__ = ["ProgressView", "make_console", "render_result", "safe_text"]
 
@@ -129,6 +129,8 @@ class ProgressView:
                 status = Text(f"answered in {_secs(answer.latency_s)}", style="green")
                 if answer.served_by != answer.model:
                     status.append(f" (served by {safe_text(answer.served_by)})", style="dim")
+                if answer.cut_at_tokens is not None:
+                    status.append(f" ({cut_note(answer.cut_at_tokens)})", style="yellow")
                 self._set_member(answer.model, status)
             case MemberFailed(failure=failure):
                 self._set_member(
@@ -294,11 +296,12 @@ def _render_analysis(console: Console, analysis: Analysis) -> None:
 def _render_answers(console: Console, answers: Iterable[PanelAnswer]) -> None:
     for answer in answers:
         served = f" via {safe_text(answer.served_by)}" if answer.served_by != answer.model else ""
+        cut = "" if answer.cut_at_tokens is None else f" · {cut_note(answer.cut_at_tokens)}"
         console.print()
         console.rule(
             Text(
                 f"{safe_text(answer.model)}{served} · {_secs(answer.latency_s)} · "
-                f"{answer.usage.total_tokens:,} tokens",
+                f"{answer.usage.total_tokens:,} tokens{cut}",
                 style="bold",
             ),
             align="left",

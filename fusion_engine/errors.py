@@ -5,7 +5,8 @@
     FusionError                      base; ``user_message`` is safe to show in a chat
     ├── ConfigError                  bad settings or pool file; says how to fix it
     ├── InputError                   bad question or options from the user (nothing was called)
-    ├── ModelCallError               one model call failed (model, status, retryable, retry_after)
+    ├── ModelCallError               one model call failed (model, status, retryable, retry_after,
+    │   │                            usage: what the endpoint billed for it, when it said)
     │   ├── ModelTimeout             no answer within the per-call timeout
     │   ├── ModelConnectionError     could not reach the endpoint
     │   ├── ModelHTTPError           non-2xx status, or an error event inside a 200 stream
@@ -25,6 +26,10 @@ them. Messages never include secrets (API keys, tokens, signing secrets).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the llm package imports this module
+    from fusion_engine.llm.base import Usage
 
 __all__ = [
     "BudgetExceeded",
@@ -68,6 +73,8 @@ class ModelCallError(FusionError):
     ``retryable`` is true for failures worth trying again (429, 502, 503, connection errors,
     timeouts); ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one.
     ``kind`` is a short machine-readable reason such as ``"timeout"`` or ``"http_429"``.
+    ``usage`` is what the endpoint reported for the failed call (an empty answer is still
+    billed), so the caller can charge it; ``None`` when nothing was reported.
     """
 
     kind = "error"
@@ -80,6 +87,7 @@ class ModelCallError(FusionError):
         status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(f"{model}: {message}")
         self.model = model
@@ -87,6 +95,7 @@ class ModelCallError(FusionError):
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+        self.usage = usage
 
 
 class ModelTimeout(ModelCallError):
@@ -134,8 +143,10 @@ class ModelOutputError(ModelCallError):
 
     kind = "bad_output"
 
-    def __init__(self, model: str, message: str = "empty answer") -> None:
-        super().__init__(model, message, retryable=False)
+    def __init__(
+        self, model: str, message: str = "empty answer", *, usage: Usage | None = None
+    ) -> None:
+        super().__init__(model, message, retryable=False, usage=usage)
 
 
 class CallOverBudget(ModelCallError):

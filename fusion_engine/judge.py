@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from fusion_engine.errors import ModelCallError, ModelHTTPError
 from fusion_engine.llm.base import ChatMessage, ChatRequest, Usage
-from fusion_engine.panel import Caller, describe_failure
+from fusion_engine.panel import Caller, billed_usage, describe_failure
 from fusion_engine.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (
@@ -262,6 +262,7 @@ async def run_judge(
             try:
                 completion, usage = await caller.call(chat)
             except ModelCallError as exc:
+                spent += billed_usage(exc)
                 if (
                     schema is not None
                     and isinstance(exc, ModelHTTPError)
@@ -289,6 +290,7 @@ async def run_judge(
                 latency_s=caller.clock() - started,
                 usage=spent,
                 used_fallback=model != pool.judge,
+                cut_at_tokens=chat.max_tokens if completion.truncated else None,
             )
             reasons = tuple(failures) + ((f"{model} judged instead",) if failures else ())
             if isinstance(parsed, str):

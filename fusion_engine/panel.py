@@ -31,7 +31,14 @@ from fusion_engine.prompts import load_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import MemberResult, PanelAnswer, PanelFailure
 
-__all__ = ["Caller", "Emit", "describe_failure", "panel_messages", "run_panel"]
+__all__ = [
+    "Caller",
+    "Emit",
+    "billed_usage",
+    "describe_failure",
+    "panel_messages",
+    "run_panel",
+]
 
 Emit = Callable[[FusionEvent], None]
 """Publishes a progress event. Synchronous: publishing never waits on a slow consumer."""
@@ -66,19 +73,37 @@ class Caller:
         spent = 0
         try:
             completion = await self.client.complete(request, on_text)
-            usage = await price_usage(completion.usage, request.model, self.prices)
-            if usage.cost_micros > ceiling:
-                log.warning(
-                    "%s cost %d micro-dollars, above the %d reserved; charging the reservation",
-                    request.model,
-                    usage.cost_micros,
-                    ceiling,
-                )
-                usage = usage.model_copy(update={"cost_micros": ceiling})
+            usage = await self._charge(request.model, completion.usage, ceiling)
             spent = usage.cost_micros
+        except ModelCallError as exc:
+            # A failed call can still be billed (an empty answer reports its usage): price it
+            # and cap it here too, so the stages charge exactly what the guard recorded.
+            if exc.usage is not None:
+                exc.usage = await self._charge(request.model, exc.usage, ceiling)
+                spent = exc.usage.cost_micros
+            raise
         finally:
             self.guard.release(ceiling, spent)
         return completion, usage
+
+    async def _charge(self, model: str, usage: Usage, ceiling: int) -> Usage:
+        """``usage`` priced from ``prices`` when not reported, and capped at ``ceiling``."""
+        usage = await price_usage(usage, model, self.prices)
+        if usage.cost_micros > ceiling:
+            log.warning(
+                "%s cost %d micro-dollars, above the %d reserved; charging the reservation",
+                model,
+                usage.cost_micros,
+                ceiling,
+            )
+            usage = usage.model_copy(update={"cost_micros": ceiling})
+        return usage
+
+
+def billed_usage(exc: ModelCallError) -> Usage:
+    """What a failed call was billed (``Caller.call`` has priced and capped it): an empty
+    answer still reports its usage, and the budget has to be charged what it was charged."""
+    return exc.usage if exc.usage is not None else Usage()
 
 
 def describe_failure(exc: ModelCallError, timeout_s: float) -> str:
@@ -121,6 +146,7 @@ async def _ask_member(
         try:
             completion, usage = await caller.call(chat)
         except ModelCallError as exc:
+            spent += billed_usage(exc)
             errors.append((slug, exc))
             continue
         spent += usage
@@ -133,6 +159,7 @@ async def _ask_member(
             text=completion.text,
             latency_s=caller.clock() - started,
             usage=spent,
+            cut_at_tokens=chat.max_tokens if completion.truncated else None,
         )
     reasons = [describe_failure(exc, pool.call_timeout_s) for _, exc in errors]
     reason = reasons[0] + "".join(

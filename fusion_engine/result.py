@@ -22,9 +22,15 @@ __all__ = [
     "StageLatency",
     "Stance",
     "UniqueInsight",
+    "cut_note",
 ]
 
 _FROZEN = ConfigDict(frozen=True)
+
+
+def cut_note(max_tokens: int) -> str:
+    """How every surface labels an answer the client cut at its output cap."""
+    return f"cut at {max_tokens:,} tokens"
 
 
 class PanelAnswer(BaseModel):
@@ -38,6 +44,13 @@ class PanelAnswer(BaseModel):
     text: str
     latency_s: float
     usage: Usage
+    cut_at_tokens: int | None = None
+    """The output cap the answer was cut at (the model went on past ``max_tokens``); ``None``
+    when it is complete."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.cut_at_tokens is not None
 
 
 class PanelFailure(BaseModel):
@@ -117,6 +130,8 @@ class StageCall(BaseModel):
     latency_s: float
     usage: Usage
     used_fallback: bool = False
+    cut_at_tokens: int | None = None
+    """The output cap the call's answer was cut at; ``None`` when it is complete."""
 
 
 class StageLatency(BaseModel):

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from fusion_engine.errors import ModelCallError, ModelOutputError, StageError
 from fusion_engine.judge import Labelled, render_answers, render_context
 from fusion_engine.llm.base import ChatMessage, ChatRequest, TextSink, Usage
-from fusion_engine.panel import Caller, describe_failure
+from fusion_engine.panel import Caller, billed_usage, describe_failure
 from fusion_engine.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import Analysis, StageCall
+from fusion_engine.result import Analysis, StageCall, cut_note
 
 __all__ = ["NO_ANALYSIS", "WriterOutcome", "render_analysis", "run_writer", "writer_messages"]
 
@@ -117,6 +117,7 @@ async def run_writer(
         try:
             completion, usage = await caller.call(chat, None if streamed else sink)
         except ModelCallError as exc:
+            spent += billed_usage(exc)
             failures.append(f"writer {model} failed: {describe_failure(exc, chat.timeout_s)}")
             continue
         spent += usage  # an empty answer was still billed (as panel.py counts it)
@@ -130,8 +131,11 @@ async def run_writer(
             latency_s=caller.clock() - started,
             usage=usage,
             used_fallback=model != pool.writer,
+            cut_at_tokens=chat.max_tokens if completion.truncated else None,
         )
         reasons = tuple(failures) + ((f"{model} wrote the answer instead",) if failures else ())
+        if completion.truncated:
+            reasons += (f"the fused answer was {cut_note(chat.max_tokens)}",)
         return WriterOutcome(completion.text, call, spent, reasons)
     raise StageError(
         "The fused answer could not be written: " + "; ".join(failures) + ".",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.money import format_usd
-from fusion_engine.result import FusionResult, Stance
+from fusion_engine.result import FusionResult, Stance, cut_note
 
 __all__ = [
     "Footer",
@@ -122,6 +122,14 @@ class FooterModel(BaseModel):
     cost_micros: int = 0
     reason: str | None = None
     """Why it is missing; ``None`` for a model that answered."""
+    cut_at_tokens: int | None = None
+    """The output cap its answer was cut at, when it was."""
+
+    @property
+    def name(self) -> str:
+        """Its short name, labelled when its answer was cut."""
+        name = short_model(self.model)
+        return name if self.cut_at_tokens is None else f"{name} ({cut_note(self.cut_at_tokens)})"
 
 
 class Footer(BaseModel):
@@ -135,18 +143,22 @@ class Footer(BaseModel):
     budget_left_micros: int | None = None
     degraded: bool = False
     degraded_reasons: tuple[str, ...] = ()
+    answer_cut_at_tokens: int | None = None
+    """The output cap the fused answer itself was cut at, when it was."""
 
     def parts(self) -> list[str]:
         """Plain-text footer parts, e.g. ``["3 models: a, b, c", "12.3 s", "$0.0123", …]``.
 
         Adapters join them with their own separator; the strings are not escaped."""
-        names = ", ".join(short_model(m.model) for m in self.answered)
+        names = ", ".join(m.name for m in self.answered)
         parts = [f"{len(self.answered)} model{'s' if len(self.answered) != 1 else ''}: {names}"]
         if self.missing:
             parts.append(
                 "missing: "
                 + ", ".join(f"{short_model(m.model)} ({m.reason})" for m in self.missing)
             )
+        if self.answer_cut_at_tokens is not None:
+            parts.append(f"fused answer {cut_note(self.answer_cut_at_tokens)}")
         parts.append(format_seconds(self.latency_s))
         parts.append(format_usd(self.cost_micros))
         if self.budget_left_micros is not None:
@@ -161,7 +173,12 @@ def footer(result: FusionResult, budget: BudgetStatus | None = None) -> Footer:
     """The footer for ``result``; ``budget`` (after settling) adds what the team has left."""
     return Footer(
         answered=tuple(
-            FooterModel(model=a.model, latency_s=a.latency_s, cost_micros=a.usage.cost_micros)
+            FooterModel(
+                model=a.model,
+                latency_s=a.latency_s,
+                cost_micros=a.usage.cost_micros,
+                cut_at_tokens=a.cut_at_tokens,
+            )
             for a in result.answers
         ),
         missing=tuple(
@@ -178,4 +195,5 @@ def footer(result: FusionResult, budget: BudgetStatus | None = None) -> Footer:
         budget_left_micros=None if budget is None else budget.remaining_micros,
         degraded=result.degraded,
         degraded_reasons=result.degraded_reasons,
+        answer_cut_at_tokens=result.writer.cut_at_tokens,
     )

@@ -16,7 +16,7 @@ from adapters.discord.rest import Payload
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError
 from fusion_engine.money import format_usd
-from fusion_engine.result import FusionResult, PanelAnswer, PanelFailure
+from fusion_engine.result import FusionResult, PanelAnswer, PanelFailure, cut_note
 
 __all__ = [
     "BUTTON_ID",
@@ -158,9 +158,10 @@ def member_payloads(result: FusionResult, index: int, *, ephemeral: bool = False
     member = result.panel[index]
     if isinstance(member, PanelAnswer):
         served = "" if member.served_by == member.model else f" (served by {member.served_by})"
+        cut = "" if member.cut_at_tokens is None else f" · {cut_note(member.cut_at_tokens)}"
         header = (
             f"**{member.model}**{served} · {member.latency_s:.1f} s · "
-            f"{format_usd(member.usage.cost_micros)}"
+            f"{format_usd(member.usage.cost_micros)}{cut}"
         )
         body = member.text
     else:

@@ -34,7 +34,14 @@ from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
 from fusion_engine.errors import FusionError
 from fusion_engine.money import format_usd
-from fusion_engine.result import Analysis, FusionResult, PanelAnswer, PanelFailure, Quote
+from fusion_engine.result import (
+    Analysis,
+    FusionResult,
+    PanelAnswer,
+    PanelFailure,
+    Quote,
+    cut_note,
+)
 
 __all__ = [
     "ANSWER_PREFIX",
@@ -219,9 +226,10 @@ def member_messages(member: PanelAnswer | PanelFailure) -> list[SlackMessage]:
         )
         return [SlackMessage(text=f"{name} did not answer", blocks=[_mrkdwn(label)])]
     served = "" if member.served_by == member.model else f" (served by {escape(member.served_by)})"
+    cut = "" if member.cut_at_tokens is None else f" · {cut_note(member.cut_at_tokens)}"
     label = (
         f"*{name}*{served} · {format_seconds(member.latency_s)} · "
-        f"{format_usd(member.usage.cost_micros)}"
+        f"{format_usd(member.usage.cost_micros)}{cut}"
     )
     parts = _markdown_parts(member.text or "_(empty)_")
     out = []

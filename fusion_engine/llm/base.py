@@ -98,6 +98,9 @@ class Completion(BaseModel):
     text: str
     usage: Usage
     finish_reason: str | None = None
+    truncated: bool = False
+    """The client cut the answer at the request's ``max_tokens`` (``finish_reason`` is then
+    ``"length"``): the endpoint sent more than was asked for, or would have."""
     latency_s: float = 0.0
 
 

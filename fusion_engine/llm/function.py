@@ -2,7 +2,9 @@
 
 ``FunctionModelClient`` takes a plain function from ``ChatRequest`` to text (or a ``Completion``,
 or raises a ``ModelCallError``), sync or async. It streams the text in small pieces when asked,
-so code above the seam can be tested without a server. End-to-end tests use the loopback fake
+so code above the seam can be tested without a server. Like the real client, it cuts a text
+longer than the request's ``max_tokens`` (flagging it ``truncated``) and raises an empty answer
+as a ``ModelOutputError`` that carries the answer's usage. End-to-end tests use the loopback fake
 OpenAI-compatible server in ``tests/fakes`` instead.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from fusion_engine.errors import ModelOutputError
 from fusion_engine.llm.base import ChatRequest, Completion, ModelPrice, TextSink, Usage
 from fusion_engine.money import cost_micros
+from fusion_engine.tokens import OutputCap
 
 __all__ = ["FunctionModelClient", "StaticPrices"]
 
@@ -64,8 +67,14 @@ class FunctionModelClient:
                 usage=usage,
                 finish_reason="stop",
             )
+        cap = OutputCap(request.max_tokens)
+        text = cap.take(completion.text)
+        if cap.reached:
+            completion = completion.model_copy(
+                update={"text": text, "truncated": True, "finish_reason": "length"}
+            )
         if not completion.text.strip():
-            raise ModelOutputError(request.model, "empty answer")
+            raise ModelOutputError(request.model, "empty answer", usage=completion.usage)
         if on_text is not None:
             text = completion.text
             for i in range(0, len(text), self._chunk_chars):

@@ -21,11 +21,23 @@ How the wire maps onto the domain:
   ``on_text`` gets content deltas as they arrive; reasoning is fed to it (in one piece, at the
   end) only when no content ever arrived, so a caller never sees a model's thinking mixed into
   its answer.
+- Every call's output is capped here, whatever the endpoint does with ``max_tokens``: content
+  and reasoning deltas are counted with the quote's own estimator (``tokens.OutputCap``) as they
+  arrive, and the first delta that would pass the request's ``max_tokens`` is cut to what fits
+  and ends the read. The response is closed, which closes its connection, so a provider that
+  ignores ``max_tokens`` stops generating (and billing) soon after. The answer so far is used,
+  with ``finish_reason`` ``"length"`` and ``truncated`` set. Its final usage never arrives, so
+  the usage is the estimate the quote made: the request's prompt and ``max_tokens`` of output,
+  cost unknown (the caller prices it). A usage some chunk sent earlier is dropped, as it only
+  covers the answer up to that chunk. A plain JSON answer is cut the same way (so downstream
+  prompts stay within what the quote assumed) but keeps the usage the endpoint reported: that
+  is what was charged.
 - Failures map onto ``fusion_engine.errors``: non-2xx → ``ModelHTTPError`` (with
   ``Retry-After``), connect errors and resets → ``ModelConnectionError``, the deadline →
-  ``ModelTimeout``, an empty or unparseable answer → ``ModelOutputError``. No message ever
-  contains the API key or the request headers, nor anything that looks like a key; a 401/403
-  says only that authentication failed.
+  ``ModelTimeout``, an empty or unparseable answer → ``ModelOutputError`` (an empty one carries
+  the usage the endpoint reported: it was still billed). No message ever contains the API key
+  or the request headers, nor anything that looks like a key; a 401/403 says only that
+  authentication failed.
 """
 
 from __future__ import annotations
@@ -60,6 +72,7 @@ from fusion_engine.llm._wire import (
 )
 from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
 from fusion_engine.money import usd_to_micros
+from fusion_engine.tokens import OutputCap, estimate_messages
 
 __all__ = ["OpenAICompatClient"]
 
@@ -168,8 +181,8 @@ class OpenAICompatClient:
                     raise self._http_error(model, response, await response.aread())
                 content_type = response.headers.get("content-type", "")
                 if "text/event-stream" in content_type:
-                    return await self._read_stream(model, response, on_text)
-                answer = self._read_plain(model, await response.aread())
+                    return await self._read_stream(request, response, on_text)
+                answer = self._read_plain(request, await response.aread())
                 if on_text is not None:
                     await on_text(answer.text)
                 return answer
@@ -183,9 +196,10 @@ class OpenAICompatClient:
             raise ModelOutputError(model, f"undecodable response: {type(exc).__name__}") from None
 
     async def _read_stream(
-        self, model: str, response: httpx.Response, on_text: TextSink | None
+        self, request: ChatRequest, response: httpx.Response, on_text: TextSink | None
     ) -> _Answer:
-        answer = _Answer(served_by=model)
+        model = request.model
+        answer = _Answer(served_by=model, cap=OutputCap(request.max_tokens))
         # Both generators are closed here rather than left to the event loop's finaliser when
         # the loop breaks at [DONE] or raises (one finaliser call per model call otherwise).
         # ``aiter_bytes`` is typed as an iterator but is an async generator, hence the cast.
@@ -210,6 +224,12 @@ class OpenAICompatClient:
                     raise ModelHTTPError(
                         model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error"
                     )
+                if answer.truncated:
+                    answer.usage = WireUsage(
+                        prompt_tokens=estimate_messages(request.messages),
+                        completion_tokens=answer.cap.tokens,
+                    )
+                    break
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
         answer.check(model)
@@ -217,7 +237,8 @@ class OpenAICompatClient:
             await on_text(answer.text)
         return answer
 
-    def _read_plain(self, model: str, raw: bytes) -> _Answer:
+    def _read_plain(self, request: ChatRequest, raw: bytes) -> _Answer:
+        model = request.model
         try:
             body = WireCompletion.model_validate_json(raw)
         except ValidationError:
@@ -230,6 +251,7 @@ class OpenAICompatClient:
         message = choice.message
         answer = _Answer(
             served_by=body.model or model,
+            cap=OutputCap(request.max_tokens),
             content=message.content or "",
             reasoning=message.reasoning or message.reasoning_content or "",
             finish_reason=choice.finish_reason,
@@ -238,6 +260,7 @@ class OpenAICompatClient:
         )
         if answer.finish_reason == "error":
             raise ModelHTTPError(model, _UPSTREAM_ERROR_STATUS, "the answer ended in an error")
+        answer.cap_text()
         answer.check(model)
         return answer
 
@@ -284,16 +307,19 @@ class _Answer:
     """What has been read of one answer so far."""
 
     served_by: str
+    cap: OutputCap
+    """Counts content and reasoning together, as ``max_tokens`` does."""
     content: str = ""
     reasoning: str = ""
     finish_reason: str | None = None
     usage: WireUsage | None = None
     done: bool = False
+    truncated: bool = False
     _parts: list[str] = field(default_factory=list)
     _thoughts: list[str] = field(default_factory=list)
 
     def add_chunk(self, chunk: WireChunk) -> str:
-        """Fold one chunk in; return its content delta (possibly empty)."""
+        """Fold one chunk in; return its content delta (possibly empty), cut to the cap."""
         if chunk.model and not self._parts and not self._thoughts:
             self.served_by = chunk.model
         if chunk.usage is not None:
@@ -301,24 +327,38 @@ class _Answer:
         delta = ""
         for choice in chunk.choices[:1]:
             if choice.delta.content:
-                delta = choice.delta.content
+                delta = self.cap.take(choice.delta.content)
                 self._parts.append(delta)
             thought = choice.delta.reasoning or choice.delta.reasoning_content
             if thought:
-                self._thoughts.append(thought)
+                self._thoughts.append(self.cap.take(thought))
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+            if self.cap.reached:
+                self.truncated = True
+                self.finish_reason = "length"
         return delta
 
     def check(self, model: str) -> None:
-        """Join the parts and refuse an empty answer."""
+        """Join the parts and refuse an empty answer (with its usage: it was still billed)."""
         if self._parts:
             self.content = "".join(self._parts)
         if self._thoughts:
             self.reasoning = "".join(self._thoughts)
         if not self.text.strip():
             hint = " (max_tokens reached)" if self.finish_reason == "length" else ""
-            raise ModelOutputError(model, f"empty answer{hint}")
+            usage = None if self.usage is None else _usage(self.usage)
+            raise ModelOutputError(model, f"empty answer{hint}", usage=usage)
+
+    def cap_text(self) -> None:
+        """Cut a whole (non-streamed) answer's text to the cap; the usage stays as reported."""
+        if self.content.strip():
+            self.content = self.cap.take(self.content)
+        else:
+            self.reasoning = self.cap.take(self.reasoning)
+        if self.cap.reached:
+            self.truncated = True
+            self.finish_reason = "length"
 
     @property
     def text(self) -> str:
@@ -331,6 +371,7 @@ class _Answer:
             text=self.text,
             usage=_usage(self.usage),
             finish_reason=self.finish_reason,
+            truncated=self.truncated,
             latency_s=latency_s,
         )
 

@@ -142,3 +142,18 @@ def test_an_answer_replaced_after_a_failed_stream_is_printed_in_full() -> None:
     out = buf.getvalue()
     assert "The first writer got this f\n(The writer stopped part-way" in out
     assert "Fused answer\nThe fused answer is 42." in out
+
+
+def test_a_cut_answer_says_so() -> None:
+    result = sample_result()
+    cut = result.answers[0].model_copy(update={"cut_at_tokens": 1500})
+    result = result.model_copy(update={"panel": (cut, *result.panel[1:])})
+    buf = io.StringIO()
+    console = make_console(buf, force_terminal=False)
+    with ProgressView(console) as view:
+        for event in sample_events(result):
+            view.handle(event)
+    render_result(console, result, answer_printed=view.answer_printed)
+    out = buf.getvalue()
+    assert "m/alpha: answered in 1.2 s (cut at 1,500 tokens)" in out
+    assert re.search(r"m/alpha · 1\.2 s · [\d,]+ tokens · cut at 1,500 tokens", out)

@@ -17,7 +17,11 @@ run end to end without the internet:
 Each model's behaviour (answer, latency, streaming speed, fault injection, prices) is a
 ``ModelBehavior``. A fast answer is written in one piece, so one process can serve thousands of
 concurrent streams for the benchmarks; a slow one is sent several tokens per chunk at about 20
-chunks a second.
+chunks a second; one with ``piece_chars`` is sent one event per token-sized piece as fast as the
+client reads, as a real provider does. ``overrun()`` is such a model that ignores ``max_tokens``
+and writes ~140k characters: every streamed response it sends is logged in
+``FakeModelServer.streams`` (pieces sent, whether it finished), so a test can see a client hang
+up early.
 
 Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799``.
 """
@@ -30,7 +34,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
@@ -39,7 +43,14 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-__all__ = ["FakeModelServer", "ModelBehavior", "RecordedRequest", "count_tokens"]
+__all__ = [
+    "FakeModelServer",
+    "ModelBehavior",
+    "RecordedRequest",
+    "StreamLog",
+    "count_tokens",
+    "overrun",
+]
 
 FAULTS = frozenset(
     {"timeout", "non_json", "error_mid_stream", "empty", "reasoning_only", "disconnect"}
@@ -79,6 +90,12 @@ class ModelBehavior:
     """When false, a request with a ``json_schema`` ``response_format`` gets HTTP 400."""
     streams: bool = True
     """When false, answer with one JSON body even when asked to stream (some endpoints do)."""
+    piece_chars: int | None = None
+    """Stream one event per piece of this many characters, without pausing (a real provider's
+    one event per token); takes precedence over ``tokens_per_s``."""
+    running_usage: bool = False
+    """Every piece also carries the usage so far, cost included (servers with continuous usage
+    stats do this); the last chunk still carries the final usage."""
 
     def __post_init__(self) -> None:
         if self.fault is not None:
@@ -93,6 +110,32 @@ def _normalize_fault(fault: str) -> str:
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; use an HTTP status or one of {sorted(FAULTS)}")
     return fault
+
+
+OVERRUN_CHARS = 140_000
+
+
+def overrun(chars: int = OVERRUN_CHARS, piece_chars: int = 4, **kw: Any) -> ModelBehavior:
+    """A model that ignores ``max_tokens``: ``chars`` characters of answer whatever was asked,
+    one token-sized event at a time, its usage and cost only in the last chunk."""
+    sentence = "The answer goes on and on, well past any limit it was given. "
+    text = (sentence * (chars // len(sentence) + 1))[:chars]
+    return ModelBehavior(text=text, piece_chars=piece_chars, **kw)
+
+
+@dataclass
+class StreamLog:
+    """One answer the server streamed event by event (``piece_chars`` or ``tokens_per_s``)."""
+
+    model: str
+    pieces: int
+    """How many content (or reasoning) events the answer has."""
+    sent: int = 0
+    """How many of them were written before the stream ended."""
+    finished: bool = False
+    """The last chunk (usage) and ``[DONE]`` were written: the client read it all."""
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the handler is done writing, by finishing or because the client hung up."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,23 @@ def count_tokens(text: str) -> int:
 def _usd_per_token(usd_per_mtok: float) -> str:
     value = Decimal(str(usd_per_mtok)) / Decimal(1_000_000)
     return format(value.normalize(), "f")
+
+
+def _usage(prompt_tokens: int, text: str, behavior: ModelBehavior) -> dict[str, Any]:
+    """OpenRouter's ``usage`` for an answer ``text``, with ``cost`` in USD when reported."""
+    completion_tokens = count_tokens(text)
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    if behavior.report_cost:
+        cost = (
+            Decimal(prompt_tokens) * Decimal(str(behavior.prompt_price_usd_per_mtok))
+            + Decimal(completion_tokens) * Decimal(str(behavior.completion_price_usd_per_mtok))
+        ) / Decimal(1_000_000)
+        usage["cost"] = float(cost)
+    return usage
 
 
 def _error_body(status: int, message: str) -> bytes:
@@ -150,6 +210,8 @@ class FakeModelServer:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.requests: list[RecordedRequest] = []
+        self.streams: list[StreamLog] = []
+        """Answers streamed event by event, in the order they started (when recording)."""
         self.models_calls = 0
         """How many times ``GET /models`` was asked (authorized or not)."""
         self.base_url = ""
@@ -287,6 +349,7 @@ class _Answer:
     server: FakeModelServer
     behavior: ModelBehavior
     fault: str | None
+    model: str
     id: str
     served_by: str
     content: str
@@ -312,22 +375,12 @@ class _Answer:
             content = ""
         elif fault == "reasoning_only":
             content, reasoning = "", text
-        completion_tokens = count_tokens(text) if fault != "empty" else 0
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-        if behavior.report_cost:
-            cost = (
-                Decimal(prompt_tokens) * Decimal(str(behavior.prompt_price_usd_per_mtok))
-                + Decimal(completion_tokens) * Decimal(str(behavior.completion_price_usd_per_mtok))
-            ) / Decimal(1_000_000)
-            usage["cost"] = float(cost)
+        usage = _usage(prompt_tokens, text if fault != "empty" else "", behavior)
         return cls(
             server=server,
             behavior=behavior,
             fault=fault,
+            model=model,
             id=f"gen-fake-{next(server._ids)}",
             served_by=behavior.served_by or model,
             content=content,
@@ -367,32 +420,37 @@ class _Answer:
             return _TruncatedResponse(json.dumps(payload).encode())
         return web.json_response(payload)
 
-    def _delta(self, field_name: str, piece: str, role: bool) -> bytes:
+    def _delta(self, field_name: str, piece: str, role: bool, upto: int | None = None) -> bytes:
         delta: dict[str, Any] = {field_name: piece}
         if role:
             delta["role"] = "assistant"
         if field_name == "reasoning":
             delta["content"] = ""
-        return _sse(
-            {
-                **self._envelope("chat.completion.chunk"),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
-            }
-        )
+        chunk: dict[str, Any] = {
+            **self._envelope("chat.completion.chunk"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
+        if self.behavior.running_usage and upto is not None:
+            text = self.reasoning if self.reasoning is not None else self.content
+            chunk["usage"] = _usage(self.usage["prompt_tokens"], text[:upto], self.behavior)
+        return _sse(chunk)
 
-    def _pieces(self) -> list[bytes]:
-        """The content (or reasoning) deltas: one piece when fast, else ~20 chunks a second."""
+    def _pieces(self) -> tuple[int, Iterator[bytes]]:
+        """How many content (or reasoning) deltas there are, and the deltas: one piece when
+        fast, ``piece_chars`` characters each, or ~20 chunks a second."""
         field_name, text = "content", self.content
         if self.reasoning is not None:
             field_name, text = "reasoning", self.reasoning
         speed = self.behavior.tokens_per_s
-        if speed is None or not text:
-            return [self._delta(field_name, text, role=True)]
-        size = max(1, round(speed / _CHUNKS_PER_S)) * _CHARS_PER_TOKEN
-        return [
-            self._delta(field_name, text[i : i + size], role=i == 0)
-            for i in range(0, len(text), size)
-        ]
+        size = self.behavior.piece_chars
+        if size is None and speed is not None:
+            size = max(1, round(speed / _CHUNKS_PER_S)) * _CHARS_PER_TOKEN
+        if size is None or not text:
+            return 1, iter([self._delta(field_name, text, role=True)])
+        starts = range(0, len(text), size)
+        return len(starts), (
+            self._delta(field_name, text[i : i + size], role=i == 0, upto=i + size) for i in starts
+        )
 
     def _tail(self) -> bytes:
         last = {
@@ -406,25 +464,35 @@ class _Answer:
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         if self.fault == "non_json":
             return web.Response(body=_PROCESSING + b"data: {this is not json\n\n", headers=headers)
-        pieces = self._pieces()
+        count, pieces = self._pieces()
         if self.fault == "error_mid_stream":
             err = {**self._envelope("chat.completion.chunk"), **_mid_stream_error()}
-            return web.Response(body=_PROCESSING + pieces[0] + _sse(err), headers=headers)
+            return web.Response(body=_PROCESSING + next(pieces) + _sse(err), headers=headers)
         if self.fault == "disconnect":
-            return _TruncatedResponse(_PROCESSING + pieces[0], headers=headers)
+            return _TruncatedResponse(_PROCESSING + next(pieces), headers=headers)
         speed = self.behavior.tokens_per_s
-        if speed is None:
+        if speed is None and self.behavior.piece_chars is None:
             return web.Response(body=_PROCESSING + b"".join(pieces) + self._tail(), headers=headers)
+        interval = 0.0 if self.behavior.piece_chars is not None else 1.0 / _CHUNKS_PER_S
+        log = StreamLog(model=self.model, pieces=count)
+        if self.server._record:
+            self.server.streams.append(log)
         response = web.StreamResponse(headers=headers)
-        await response.prepare(request)
-        await response.write(_PROCESSING)
-        interval = 1.0 / _CHUNKS_PER_S
-        for i, piece in enumerate(pieces):
-            if i:
-                await asyncio.sleep(interval)
-            await response.write(piece)
-        await response.write(self._tail())
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write(_PROCESSING)
+            for piece in pieces:
+                if log.sent:
+                    await asyncio.sleep(interval)
+                await response.write(piece)
+                log.sent += 1
+            await response.write(self._tail())
+            await response.write_eof()
+            log.finished = True
+        except ConnectionResetError:  # the client hung up (the handler may be cancelled instead)
+            pass
+        finally:
+            log.ended.set()
         return response
 
 
@@ -471,7 +539,10 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         latency_s=args.latency,
         tokens_per_s=args.tokens_per_s,
     )
-    async with FakeModelServer(default=default, api_key=args.api_key, port=args.port) as server:
+    behaviors = {slug: overrun(latency_s=args.latency) for slug in args.overrun}
+    async with FakeModelServer(
+        behaviors, default=default, api_key=args.api_key, port=args.port
+    ) as server:
         print(f"fake model server at {server.base_url} (api key {args.api_key!r})", flush=True)
         await asyncio.Event().wait()
 
@@ -483,6 +554,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="test-key")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds before first byte")
     parser.add_argument("--tokens-per-s", type=float, default=80.0)
+    parser.add_argument(
+        "--overrun",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="a model that ignores max_tokens and streams ~140k characters (repeatable)",
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(args))

@@ -79,3 +79,14 @@ def test_progress_view_intermediate_lines() -> None:
     view = ProgressView()
     view.apply(events[0])
     assert view.lines() == ["Asking 2 models… 0/2 answered", "alpha: waiting", "beta: waiting"]
+
+
+def test_footer_labels_cut_answers() -> None:
+    result = sample_result()
+    cut = result.answers[0].model_copy(update={"cut_at_tokens": 1500})
+    writer = result.writer.model_copy(update={"cut_at_tokens": 3000})
+    result = result.model_copy(update={"panel": (cut, *result.panel[1:]), "writer": writer})
+    assert footer(result).text() == (
+        "2 models: alpha (cut at 1,500 tokens), beta · fused answer cut at 3,000 tokens"
+        " · 3.2 s · $0.0050"
+    )

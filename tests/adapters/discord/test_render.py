@@ -54,3 +54,18 @@ def test_a_huge_analysis_spills_into_extra_messages_not_cut() -> None:
         assert p["allowed_mentions"] == {"parse": []}
     text = "".join(e["description"] for p in payloads for e in p["embeds"])
     assert all(f"point {i} " in text for i in range(30))
+
+
+def test_a_cut_answer_says_so() -> None:
+    result = make_result()
+    cut = result.answers[0].model_copy(update={"cut_at_tokens": 1500})
+    writer = result.writer.model_copy(update={"cut_at_tokens": 3000})
+    result = result.model_copy(update={"panel": (cut, *result.panel[1:]), "writer": writer})
+    (member,) = member_payloads(result, 0)
+    assert member["content"].startswith(
+        "**openai/gpt-5.4** · 1.5 s · $0.0012 · cut at 1,500 tokens\n"
+    )
+    (payload,) = answer_payloads(result, None, "discord:1")
+    footer = payload["embeds"][-1]["description"]
+    assert "2 models: gpt-5.4 (cut at 1,500 tokens), qwen3-max" in footer
+    assert "fused answer cut at 3,000 tokens" in footer

@@ -83,3 +83,15 @@ def test_progress_lists_each_model() -> None:
     text = msg.blocks[-1]["text"]["text"]
     assert "*Asking 3 models… 2/3 answered*" in text
     assert "• gamma: failed: timed out after 90 s" in text
+
+
+def test_a_cut_answer_says_so() -> None:
+    result = sample_result()
+    cut = result.answers[0].model_copy(update={"cut_at_tokens": 1500})
+    (message,) = member_messages(cut)
+    assert message.blocks[0]["elements"][0]["text"] == (
+        "*alpha* · 1.2 s · $0.0012 · cut at 1,500 tokens"
+    )
+    writer = result.writer.model_copy(update={"cut_at_tokens": 3000})
+    main, _ = final_messages("U7", result.model_copy(update={"writer": writer}), None, "k")
+    assert "fused answer cut at 3,000 tokens" in json.dumps(main.blocks[-2])

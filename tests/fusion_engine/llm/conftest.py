@@ -20,7 +20,7 @@ def ask(model: str = "m/a", **kw: object) -> ChatRequest:
     fields: dict[str, object] = {
         "model": model,
         "messages": (ChatMessage(role="user", content="What is 2 + 2?"),),
-        "max_tokens": 64,
+        "max_tokens": 512,
         "timeout_s": 10.0,
     }
     fields.update(kw)

@@ -61,7 +61,7 @@ async def test_request_is_streamed_with_usage_and_attribution(
     (recorded,) = server.requests
     assert recorded.stream is True
     assert recorded.body["stream_options"] == {"include_usage": True}
-    assert recorded.body["max_tokens"] == 64
+    assert recorded.body["max_tokens"] == 512
     assert recorded.body["temperature"] == 0.2
     assert recorded.body["messages"] == [{"role": "user", "content": "What is 2 + 2?"}]
     assert "response_format" not in recorded.body
