@@ -8,7 +8,10 @@ acknowledged by bolt at once and submitted right after, with the thread as conte
 
 Retried (``X-Slack-Retry-Num``) and duplicate Events API deliveries are dropped by their
 ``event_id`` (a Redis ``SET NX``) before anything runs; slash commands dedupe on their
-``trigger_id`` through the service's job key.
+``trigger_id`` through the service's job key. The job key alone would cover an accepted
+question, but not the rest of what a mention does: without the marker a retry answers ``help``
+or a refusal twice, and a question refused (say, over budget) could be accepted and charged on
+Slack's retry after its asker was told it was refused.
 
 When Redis is down, every path (``/fuse``, mentions, DMs, both buttons) tells the user the
 README's ``UNAVAILABLE_MESSAGE`` instead of going silent: the adapter's own Redis calls go
