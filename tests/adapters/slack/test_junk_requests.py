@@ -134,8 +134,12 @@ async def test_a_junk_flood_does_not_stop_real_requests(
         async with limit:
             return await slack.command(f"real question {i}?", user=f"U{i}")
 
-    junk_tasks = [asyncio.create_task(junk(i)) for i in range(1000)]
-    real_tasks = [asyncio.create_task(real(i)) for i in range(20)]
+    junk_tasks: list[asyncio.Task[int]] = []
+    real_tasks: list[asyncio.Task[httpx.Response]] = []
+    for i in range(1000):  # the semaphore admits them in this order: one real per 50 junk
+        junk_tasks.append(asyncio.create_task(junk(i)))
+        if i % 50 == 25:
+            real_tasks.append(asyncio.create_task(real(len(real_tasks))))
     statuses = await asyncio.gather(*junk_tasks)
     acks = await asyncio.gather(*real_tasks)
 
