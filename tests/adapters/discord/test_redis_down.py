@@ -17,14 +17,11 @@ import pytest
 from adapters.discord import DiscordStore, FusionBot
 from adapters.discord.render import answer_payloads
 from bots.embedded_redis import EmbeddedRedis
-from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
-from fusion_engine.jobs.saq_queue import SaqJobQueue
-from fusion_engine.ratelimit import UserRateLimiter
-from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE, connect_redis
-from fusion_engine.service import FusionService
+from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE
 from tests.adapters.discord.conftest import connect_bot, make_result, question
 from tests.adapters.discord.test_with_service import ScriptedEngine
+from tests.adapters.redis_service import redis_service
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 
 EPHEMERAL = 64
@@ -34,24 +31,13 @@ EPHEMERAL = 64
 async def bot_on_redis(
     fake_discord: FakeDiscord, own_redis: EmbeddedRedis, config: FusionConfig
 ) -> AsyncIterator[FusionBot]:
-    redis = connect_redis(own_redis.url, timeout_s=0.5)
-    queue = SaqJobQueue(connect_redis(own_redis.url, timeout_s=0.5))
-    await queue.connect()
-    service = FusionService(
-        config=config,
-        engine=ScriptedEngine(),
-        budgets=RedisBudgetStore.from_defaults(redis, config.budgets),
-        queue=queue,
-        limiter=UserRateLimiter.on_redis("100/minute", redis),
-    )
-    bot, _, task = await connect_bot(service, DiscordStore(redis), config)
-    try:
-        yield bot
-    finally:
-        await bot.close()
-        await task
-        await queue.aclose()
-        await redis.aclose()
+    async with redis_service(own_redis.url, config, ScriptedEngine()) as (service, redis):
+        bot, _, task = await connect_bot(service, DiscordStore(redis), config)
+        try:
+            yield bot
+        finally:
+            await bot.close()
+            await task
 
 
 async def _fuse(fake: FakeDiscord, *, dm: bool) -> str:

@@ -16,12 +16,9 @@ import pytest
 
 from adapters.slack import SlackHandlers, SlackResponder, StaticToken
 from bots.embedded_redis import EmbeddedRedis
-from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import load_config
-from fusion_engine.jobs.saq_queue import SaqJobQueue
-from fusion_engine.ratelimit import UserRateLimiter
-from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE, connect_redis
-from fusion_engine.service import FusionService
+from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE
+from tests.adapters.redis_service import redis_service
 from tests.adapters.slack.harness import ScriptedRunner, SlackClient, serve
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
@@ -30,27 +27,16 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 async def slack_on_redis(
     fake_slack: FakeSlack, own_redis: EmbeddedRedis
 ) -> AsyncIterator[SlackClient]:
-    redis = connect_redis(own_redis.url, timeout_s=0.5)
-    queue = SaqJobQueue(connect_redis(own_redis.url, timeout_s=0.5))
-    await queue.connect()
     config = load_config()
-    service = FusionService(
-        config=config,
-        engine=ScriptedRunner(),
-        budgets=RedisBudgetStore.from_defaults(redis, config.budgets),
-        queue=queue,
-        limiter=UserRateLimiter.on_redis("100/minute", redis),
-    )
-    responder = SlackResponder(StaticToken(BOT_TOKEN), redis, api_url=fake_slack.api_url)
-    handlers = SlackHandlers(service=service, config=config, redis=redis, responder=responder)
-    _, server, http = await serve(handlers, fake_slack)
-    try:
-        yield SlackClient(fake=fake_slack, http=http)
-    finally:
-        await http.aclose()
-        await server.close()
-        await queue.aclose()
-        await redis.aclose()
+    async with redis_service(own_redis.url, config, ScriptedRunner()) as (service, redis):
+        responder = SlackResponder(StaticToken(BOT_TOKEN), redis, api_url=fake_slack.api_url)
+        handlers = SlackHandlers(service=service, config=config, redis=redis, responder=responder)
+        _, server, http = await serve(handlers, fake_slack)
+        try:
+            yield SlackClient(fake=fake_slack, http=http)
+        finally:
+            await http.aclose()
+            await server.close()
 
 
 async def _slash(slack: SlackClient, text: str) -> str:
