@@ -15,8 +15,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
 
-from tests.adapters.slack.harness import SlackHarness, signed_headers
+from adapters.slack.gate import Refused, RequestGate
+from tests.adapters.slack.harness import SIGNING_SECRET, SlackHarness, signed_headers
 
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -155,3 +157,14 @@ async def test_a_junk_flood_does_not_stop_real_requests(
     refusals = [r for r in _app_records(caplog) if r.getMessage().startswith("refused a Slack")]
     assert len(refusals) == 1000
     assert [r for r in _app_records(caplog) if r.levelno >= logging.WARNING] == []
+
+
+def test_without_a_signing_secret_every_request_is_refused() -> None:
+    """Socket Mode runs with no signing secret; its HTTP gate then admits nothing."""
+    body = '{"type": "event_callback"}'
+    headers = signed_headers(body)
+    refused = RequestGate("").admit(body.encode(), headers, "")
+    assert refused == Refused(401, "no signing secret is configured")
+    assert isinstance(
+        RequestGate(SIGNING_SECRET).admit(body.encode(), headers, ""), AsyncBoltRequest
+    )
