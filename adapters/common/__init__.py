@@ -18,6 +18,7 @@ Public API (everything else is private):
   always delivered by ``flush()``.
 - ``short_model(slug)``, ``format_seconds(s)``: small display helpers.
 - ``FusionService`` / ``Accepted``: the Protocol of the service calls an adapter makes.
+- ``strip_bidi_controls(text)``: remove Unicode bidirectional controls from untrusted text.
 
 All strings these return may contain model text: escape them in the adapter
 (see ``adapters.common.untrusted`` for the rules).
@@ -46,6 +47,7 @@ from adapters.common.summary import (
     summary_sections,
 )
 from adapters.common.throttle import Coalescer
+from adapters.common.untrusted import strip_bidi_controls
 
 __all__ = [
     "Accepted",
@@ -68,5 +70,6 @@ __all__ = [
     "parse_command",
     "short_model",
     "split_text",
+    "strip_bidi_controls",
     "summary_sections",
 ]

@@ -9,7 +9,10 @@ accident or by prompt injection:
   ``<!subteam^S123>``; Discord ``@everyone``, ``@here``, ``<@123>``, ``<@&123>``;
 - markup that breaks the message's structure: unbalanced code fences, Slack's ``<url|label>``
   links pointing somewhere else than they say, text past the platform's limits;
-- terminal escape sequences (the CLI strips them).
+- terminal escape sequences (the CLI strips them);
+- Unicode bidirectional controls (embeddings, overrides and isolates such as U+202E RIGHT-TO-LEFT
+  OVERRIDE, and the directional marks), which make a chat client show text in another order
+  than it was written: ``evil.example/\u202egro.knab`` reads as a bank's address.
 
 The rules every adapter follows:
 
@@ -22,8 +25,26 @@ The rules every adapter follows:
    platform's real limits, and number the parts.
 3. Escape before splitting, so the limit applies to what is actually sent.
 4. Only text the adapter wrote itself (labels, the asker's mention) may contain live markup.
+5. Remove bidirectional controls from model text with ``strip_bidi_controls`` in that same last
+   step (Slack: inside ``escape``; Discord: before splitting).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = ["BIDI_CONTROLS", "strip_bidi_controls"]
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Unicode's ``Bidi_Control`` characters: ALM, LRM, RLM, the embeddings and overrides (LRE,
+RLE, PDF, LRO, RLO) and the isolates (LRI, RLI, FSI, PDI)."""
+
+_REMOVE_BIDI = str.maketrans(dict.fromkeys(map(ord, BIDI_CONTROLS)))
+
+
+def strip_bidi_controls(text: str) -> str:
+    """``text`` without bidirectional controls: shown in the order it was written.
+
+    Removed rather than escaped: a chat has no way to show them harmlessly, and right-to-left
+    scripts still display right to left without them (their direction is the letters' own)."""
+    return text.translate(_REMOVE_BIDI)

@@ -66,8 +66,6 @@ class FusionBot(discord.Client):
         if not in_dm and me not in message.mentions:
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        history = await self.store.conversation(str(message.channel.id))
-        thread_id = message.channel.id if history is not None else None
         placeholder: discord.Message | None = None
         try:
             placeholder = await message.reply(_THINKING, mention_author=False)
@@ -76,6 +74,7 @@ class FusionBot(discord.Client):
                 "no permission to reply in channel %s; the answer goes by DM", message.channel.id
             )
         try:
+            history = await self.store.conversation(str(message.channel.id))
             accepted = await self.intake.submit(
                 f"discord:{message.id}",
                 question,
@@ -84,15 +83,14 @@ class FusionBot(discord.Client):
                 guild_id=None if message.guild is None else message.guild.id,
                 channel_id=message.channel.id,
                 history=history or (),
-                thread_id=thread_id,
+                thread_id=message.channel.id if history is not None else None,
                 message_id=None if placeholder is None else placeholder.id,
             )
-        except (InputError, RefusedError, UnavailableError) as exc:
-            text = f"Sorry, I can't answer that: {exc.user_message}"
-            if placeholder is not None:
-                await placeholder.edit(content=text, allowed_mentions=_NONE)
-            else:
-                await message.author.send(text, allowed_mentions=_NONE)
+        except UnavailableError as exc:  # the README's words, as they are
+            await _answer(message, placeholder, exc.user_message)
+            return
+        except (InputError, RefusedError) as exc:
+            await _answer(message, placeholder, f"Sorry, I can't answer that: {exc.user_message}")
             return
         except Exception:
             _log.exception("mention %s could not be submitted", message.id)
@@ -102,3 +100,11 @@ class FusionBot(discord.Client):
         if accepted.duplicate and placeholder is not None:
             # A re-delivered event: the first placeholder carries the answer.
             await placeholder.delete()
+
+
+async def _answer(message: discord.Message, placeholder: discord.Message | None, text: str) -> None:
+    """Say ``text`` in place of the answer: in the placeholder, or by DM when there is none."""
+    if placeholder is not None:
+        await placeholder.edit(content=text, allowed_mentions=_NONE)
+    else:
+        await message.author.send(text, allowed_mentions=_NONE)

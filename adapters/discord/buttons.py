@@ -15,6 +15,7 @@ from discord import ui
 
 from adapters.discord.render import BUTTON_ID, NO_MENTIONS, button_id, member_payloads
 from adapters.discord.store import DiscordStore
+from fusion_engine.errors import UnavailableError
 
 __all__ = ["ModelAnswerButton", "show_member_answer"]
 
@@ -24,8 +25,14 @@ _EXPIRED = "That answer is no longer stored (answers are kept for 30 days). Ask 
 async def show_member_answer(
     interaction: discord.Interaction[Any], store: DiscordStore, job_key: str, index: int
 ) -> None:
-    result = await store.load_result(job_key)
     none = discord.AllowedMentions.none()
+    try:
+        result = await store.load_result(job_key)
+    except UnavailableError as exc:
+        await interaction.response.send_message(
+            exc.user_message, ephemeral=True, allowed_mentions=none
+        )
+        return
     if result is None or index >= len(result.panel):
         await interaction.response.send_message(_EXPIRED, ephemeral=True, allowed_mentions=none)
         return

@@ -4,6 +4,7 @@ and ``/fuse-budget show|set`` for members with Manage Server.
 ``/fuse`` defers at once (the user sees "thinking"), then submits; a refusal (bad input, over
 budget, rate-limited, service down) removes the public "thinking" message and says why only to
 the asker, and nothing is charged. The answer itself arrives through ``DiscordResponder``.
+With Redis down, both commands say the README's "temporarily unavailable" message.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ async def refuse(interaction: discord.Interaction[Any], message: str) -> None:
         await interaction.followup.send(part, ephemeral=True, allowed_mentions=_NONE)
 
 
+async def _tell(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer a command that was not deferred with a note only the user sees."""
+    await interaction.response.send_message(message, ephemeral=True, allowed_mentions=_NONE)
+
+
 def _can_manage(interaction: discord.Interaction[Any]) -> bool:
     return interaction.guild_id is not None and interaction.permissions.manage_guild
 
@@ -53,8 +59,8 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
         # Asked inside a thread: no thread on the answer, and an answer thread's conversation
         # goes on.
         in_thread = isinstance(interaction.channel, discord.Thread)
-        history = await intake.store.conversation(str(channel_id))
         try:
+            history = await intake.store.conversation(str(channel_id))
             await intake.submit(
                 f"discord:{interaction.id}",
                 question,
@@ -93,11 +99,13 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
     @budget.command(name="show", description="This server's Fusion spend and limits.")
     async def show(interaction: discord.Interaction[Any]) -> None:
         if not _can_manage(interaction):
-            await interaction.response.send_message(
-                "You need the Manage Server permission for this.", ephemeral=True
-            )
+            await _tell(interaction, "You need the Manage Server permission for this.")
             return
-        status = await intake.service.budget(str(interaction.guild_id))
+        try:
+            status = await intake.service.budget(str(interaction.guild_id))
+        except _REFUSALS as exc:
+            await _tell(interaction, exc.user_message)
+            return
         await interaction.response.send_message(
             f"Today: {format_usd(status.daily_spent_micros)} of "
             f"{format_usd(status.daily_limit_micros)} · this month: "
@@ -115,13 +123,15 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
         monthly_usd: app_commands.Range[float, 0, 1_000_000],
     ) -> None:
         if not _can_manage(interaction):
-            await interaction.response.send_message(
-                "You need the Manage Server permission for this.", ephemeral=True
-            )
+            await _tell(interaction, "You need the Manage Server permission for this.")
             return
-        status = await intake.service.set_limits(
-            str(interaction.guild_id), daily_usd=daily_usd, monthly_usd=monthly_usd
-        )
+        try:
+            status = await intake.service.set_limits(
+                str(interaction.guild_id), daily_usd=daily_usd, monthly_usd=monthly_usd
+            )
+        except _REFUSALS as exc:
+            await _tell(interaction, exc.user_message)
+            return
         await interaction.response.send_message(
             f"Limits set: {format_usd(status.daily_limit_micros)} a day, "
             f"{format_usd(status.monthly_limit_micros)} a month.",
@@ -142,4 +152,4 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
         if interaction.response.is_done():
             await refuse(interaction, message)
         else:
-            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=_NONE)
+            await _tell(interaction, message)

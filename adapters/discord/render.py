@@ -1,7 +1,8 @@
 """Discord message payloads built from results, progress and errors.
 
 Everything here is built from untrusted model output, so every payload carries
-``allowed_mentions: {"parse": []}`` (no ``@everyone``, ``@here``, role or user pings). Nothing is
+``allowed_mentions: {"parse": []}`` (no ``@everyone``, ``@here``, role or user pings), and every
+text loses its bidirectional controls on the way into a payload (``_split``). Nothing is
 cut: long text is split across messages (2,000 characters of content each) and embeds (4,096
 characters of description each, 6,000 characters and 10 embeds per message).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.common import Section, footer, split_text, summary_sections
+from adapters.common import Section, footer, split_text, strip_bidi_controls, summary_sections
 from adapters.discord.rest import Payload
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError
@@ -29,6 +30,7 @@ __all__ = [
     "member_payloads",
     "notice_payload",
     "progress_payload",
+    "thread_name",
 ]
 
 CONTENT_LIMIT = 2000
@@ -47,6 +49,17 @@ _COLOR_OK = 0x5865F2
 _COLOR_DEGRADED = 0xFEE75C
 
 
+def _split(text: str, limit: int) -> list[str]:
+    """Every text a payload carries passes here: bidirectional controls are removed (see
+    ``adapters.common.untrusted``), then it is split under ``limit``."""
+    return split_text(strip_bidi_controls(text), limit)
+
+
+def thread_name(question: str) -> str:
+    """The name of an answer's thread: the question, shown in the order it was written."""
+    return strip_bidi_controls(question)
+
+
 def button_id(job_key: str, index: int) -> str:
     custom_id = f"fuse:{job_key}:{index}"
     if len(custom_id) > 100:
@@ -60,7 +73,7 @@ def _message(content: str = "", **fields: Any) -> Payload:
 
 def progress_payload(text: str) -> Payload:
     """The in-progress state of the main message (buttons and embeds are cleared)."""
-    return _message(split_text(text, CONTENT_LIMIT)[-1], embeds=[], components=[])
+    return _message(_split(text, CONTENT_LIMIT)[-1], embeds=[], components=[])
 
 
 def notice_payload(text: str, *, ephemeral: bool = False) -> Payload:
@@ -70,7 +83,7 @@ def notice_payload(text: str, *, ephemeral: bool = False) -> Payload:
 def error_payloads(error: FusionError) -> list[Payload]:
     """Why there is no answer; long reasons (every model's failure) span several messages."""
     text = f"Sorry, I couldn't answer that: {error.user_message}"
-    return [_message(part, embeds=[], components=[]) for part in split_text(text, CONTENT_LIMIT)]
+    return [_message(part, embeds=[], components=[]) for part in _split(text, CONTENT_LIMIT)]
 
 
 def _buttons(job_key: str, result: FusionResult) -> list[Payload]:
@@ -99,14 +112,14 @@ def _embeds(result: FusionResult, budget: BudgetStatus | None) -> list[Payload]:
     color = _COLOR_DEGRADED if result.degraded else _COLOR_OK
     embeds: list[Payload] = []
     summary = "\n".join(_section_lines(summary_sections(result)))
-    for i, part in enumerate(split_text(summary, EMBED_DESCRIPTION_LIMIT) if summary else []):
+    for i, part in enumerate(_split(summary, EMBED_DESCRIPTION_LIMIT) if summary else []):
         embed: Payload = {"description": part, "color": color}
         if i == 0:
             embed["title"] = "How the models compared"
         embeds.append(embed)
     info = footer(result, budget)
     lines = [*info.parts(), *(f"Degraded: {reason}" for reason in info.degraded_reasons)]
-    for part in split_text("\n".join(lines), EMBED_DESCRIPTION_LIMIT):
+    for part in _split("\n".join(lines), EMBED_DESCRIPTION_LIMIT):
         embeds.append({"description": part, "color": color})
     return embeds
 
@@ -144,7 +157,7 @@ def answer_payloads(
     job_key: str,
 ) -> list[Payload]:
     """The answer as messages: the first carries the buttons, the last ones the embeds."""
-    chunks = split_text(result.answer, CONTENT_LIMIT) or ["(the writer returned no text)"]
+    chunks = _split(result.answer, CONTENT_LIMIT) or ["(the writer returned no text)"]
     payloads = [_message(chunk, embeds=[], components=[]) for chunk in chunks]
     payloads[0]["components"] = _buttons(job_key, result)
     groups = _pack_embeds(_embeds(result, budget))
@@ -167,6 +180,6 @@ def member_payloads(result: FusionResult, index: int, *, ephemeral: bool = False
     else:
         header = f"**{member.model}** · no answer after {member.latency_s:.1f} s"
         body = f"Failed: {member.reason}"
-    chunks = split_text(f"{header}\n{body}", CONTENT_LIMIT)
+    chunks = _split(f"{header}\n{body}", CONTENT_LIMIT)
     flags = {"flags": EPHEMERAL} if ephemeral else {}
     return [_message(chunk, **flags) for chunk in chunks]

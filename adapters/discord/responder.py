@@ -29,6 +29,7 @@ from adapters.discord.render import (
     member_payloads,
     notice_payload,
     progress_payload,
+    thread_name,
 )
 from adapters.discord.rest import DiscordRest, Payload, is_token_error
 from adapters.discord.store import DiscordStore, Posted
@@ -252,7 +253,7 @@ class DiscordResponder:
         if posted.thread_id is None:
             try:
                 thread = await self._rest.start_thread(
-                    channel, posted.main_id, job.request.question
+                    channel, posted.main_id, thread_name(job.request.question)
                 )
                 thread_id = str(thread["id"])
             except discord.HTTPException as exc:

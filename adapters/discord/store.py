@@ -6,6 +6,9 @@
   parts), so a re-run after a crash edits instead of posting again.
 - ``conv:{thread}`` — the conversation held by an answer's thread, for follow-up mentions.
 - ``dm-limits:{user}`` — set once when a user's DM budget got its DM default limits.
+
+Every call goes through ``redis_unavailable``: with Redis down the bot's handlers get the
+``UnavailableError`` they tell users about, not a raw connection error they would not catch.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from fusion_engine.redis_guard import redis_unavailable
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import FusionResult
 
@@ -50,36 +54,44 @@ class DiscordStore:
         self._redis = redis
 
     async def save_result(self, job_key: str, result: FusionResult) -> None:
-        await self._redis.set(
-            PREFIX + "result:" + job_key, result.model_dump_json(), ex=RESULT_TTL_S
-        )
+        with redis_unavailable():
+            await self._redis.set(
+                PREFIX + "result:" + job_key, result.model_dump_json(), ex=RESULT_TTL_S
+            )
 
     async def load_result(self, job_key: str) -> FusionResult | None:
-        raw = await self._redis.get(PREFIX + "result:" + job_key)
+        with redis_unavailable():
+            raw = await self._redis.get(PREFIX + "result:" + job_key)
         return None if raw is None else FusionResult.model_validate_json(raw)
 
     async def posted(self, job_key: str) -> Posted:
-        raw = await self._redis.get(PREFIX + "posted:" + job_key)
+        with redis_unavailable():
+            raw = await self._redis.get(PREFIX + "posted:" + job_key)
         return Posted() if raw is None else Posted.model_validate_json(raw)
 
     async def save_posted(self, job_key: str, posted: Posted) -> None:
-        await self._redis.set(
-            PREFIX + "posted:" + job_key, posted.model_dump_json(), ex=POSTED_TTL_S
-        )
+        with redis_unavailable():
+            await self._redis.set(
+                PREFIX + "posted:" + job_key, posted.model_dump_json(), ex=POSTED_TTL_S
+            )
 
     async def save_conversation(self, thread_id: str, turns: tuple[ConversationTurn, ...]) -> None:
-        await self._redis.set(
-            PREFIX + "conv:" + thread_id, _TURNS.dump_json(turns), ex=RESULT_TTL_S
-        )
+        with redis_unavailable():
+            await self._redis.set(
+                PREFIX + "conv:" + thread_id, _TURNS.dump_json(turns), ex=RESULT_TTL_S
+            )
 
     async def conversation(self, thread_id: str) -> tuple[ConversationTurn, ...] | None:
-        raw = await self._redis.get(PREFIX + "conv:" + thread_id)
+        with redis_unavailable():
+            raw = await self._redis.get(PREFIX + "conv:" + thread_id)
         return None if raw is None else _TURNS.validate_json(raw)
 
     async def claim_dm_limits(self, user_id: str) -> bool:
         """True exactly once per user: the caller then sets that user's DM default limits."""
-        created: Any = await self._redis.set(PREFIX + "dm-limits:" + user_id, "1", nx=True)
+        with redis_unavailable():
+            created: Any = await self._redis.set(PREFIX + "dm-limits:" + user_id, "1", nx=True)
         return bool(created)
 
     async def forget_dm_limits(self, user_id: str) -> None:
-        await self._redis.delete(PREFIX + "dm-limits:" + user_id)
+        with redis_unavailable():
+            await self._redis.delete(PREFIX + "dm-limits:" + user_id)

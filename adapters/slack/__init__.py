@@ -2,7 +2,8 @@
 
 Public API:
 
-- ``build_app(handlers, *, signing_secret, api_url, bot_token=None, oauth_flow=None) -> AsyncApp``
+- ``build_app(handlers, *, signing_secret, api_url, bot_token=None, oauth_flow=None) -> SlackApp``
+  (bolt's ``AsyncApp`` plus the ``RequestGate`` that refuses junk HTTP requests)
 - ``web_app(app) -> aiohttp.web.Application`` (``/slack/events``, ``/healthz``, OAuth pages)
 - ``socket_mode(app, *, app_token, api_url)`` (async context manager)
 - ``SlackHandlers(service, config, redis, responder)``: the listeners
@@ -16,7 +17,14 @@ Public API:
 from adapters.slack.app import SlackHandlers, tenant_of
 from adapters.slack.install import BOT_SCOPES, InstallationTokens, OAuthStores, open_oauth
 from adapters.slack.responder import SlackResponder, StaticToken, TokenSource, new_web_client
-from adapters.slack.server import EVENTS_PATH, HEALTH_PATH, build_app, socket_mode, web_app
+from adapters.slack.server import (
+    EVENTS_PATH,
+    HEALTH_PATH,
+    SlackApp,
+    build_app,
+    socket_mode,
+    web_app,
+)
 from adapters.slack.text import escape
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "HEALTH_PATH",
     "InstallationTokens",
     "OAuthStores",
+    "SlackApp",
     "SlackHandlers",
     "SlackResponder",
     "StaticToken",

@@ -8,7 +8,14 @@ acknowledged by bolt at once and submitted right after, with the thread as conte
 
 Retried (``X-Slack-Retry-Num``) and duplicate Events API deliveries are dropped by their
 ``event_id`` (a Redis ``SET NX``) before anything runs; slash commands dedupe on their
-``trigger_id`` through the service's job key.
+``trigger_id`` through the service's job key. The job key alone would cover an accepted
+question, but not the rest of what a mention does: without the marker a retry answers ``help``
+or a refusal twice, and a question refused (say, over budget) could be accepted and charged on
+Slack's retry after its asker was told it was refused.
+
+When Redis is down, every path (``/fuse``, mentions, DMs, both buttons) tells the user the
+README's ``UNAVAILABLE_MESSAGE`` instead of going silent: the adapter's own Redis calls go
+through ``redis_unavailable`` like the core's, and each listener answers ``UnavailableError``.
 """
 
 from __future__ import annotations
@@ -48,9 +55,10 @@ from adapters.slack.render import (
 )
 from adapters.slack.responder import SlackResponder
 from fusion_engine.config import FusionConfig
-from fusion_engine.errors import FusionError
+from fusion_engine.errors import FusionError, UnavailableError
 from fusion_engine.jobs.base import ReplyTarget
 from fusion_engine.money import MICROS_PER_USD
+from fusion_engine.redis_guard import redis_unavailable
 from fusion_engine.request import ConversationTurn, FusionRequest
 
 __all__ = ["SlackHandlers", "register", "tenant_of"]
@@ -86,7 +94,8 @@ class SlackHandlers:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        return bool(await self.redis.set(seen_key(str(event_id)), "1", nx=True, ex=SEEN_TTL_S))
+        with redis_unavailable():
+            return bool(await self.redis.set(seen_key(str(event_id)), "1", nx=True, ex=SEEN_TTL_S))
 
     async def _is_admin(self, client: AsyncWebClient, user_id: str) -> bool:
         response = await client.users_info(user=user_id)
@@ -102,18 +111,21 @@ class SlackHandlers:
             return f":warning: Could not check your role ({exc.response.get('error')}); try again."
         if not admin:
             return ":no_entry_sign: Only workspace admins and owners can change the budget."
-        current = await self.service.budget(tenant)
-        daily = (
-            cmd.daily_usd
-            if cmd.daily_usd is not None
-            else current.daily_limit_micros / MICROS_PER_USD
-        )
-        monthly = (
-            cmd.monthly_usd
-            if cmd.monthly_usd is not None
-            else current.monthly_limit_micros / MICROS_PER_USD
-        )
-        status = await self.service.set_limits(tenant, daily_usd=daily, monthly_usd=monthly)
+        try:
+            current = await self.service.budget(tenant)
+            daily = (
+                cmd.daily_usd
+                if cmd.daily_usd is not None
+                else current.daily_limit_micros / MICROS_PER_USD
+            )
+            monthly = (
+                cmd.monthly_usd
+                if cmd.monthly_usd is not None
+                else current.monthly_limit_micros / MICROS_PER_USD
+            )
+            status = await self.service.set_limits(tenant, daily_usd=daily, monthly_usd=monthly)
+        except FusionError as exc:
+            return refusal_text(exc)
         return ":white_check_mark: Limits updated.\n" + budget_text(status)
 
     async def _info(self, cmd: Command, tenant: str) -> str | None:
@@ -221,8 +233,6 @@ class SlackHandlers:
     ) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
-        if not await self._first_delivery(body):
-            return
         tenant = tenant_of(context)
         channel = str(event.get("channel", ""))
         user_id = str(event.get("user", ""))
@@ -230,6 +240,15 @@ class SlackHandlers:
         parent = event.get("thread_ts")
         thread_ts = str(parent or ts)
         is_dm = event.get("channel_type") == "im"
+        try:
+            first = await self._first_delivery(body)
+        except UnavailableError as exc:
+            await self._tell(
+                client, channel, user_id, thread_ts, refusal_text(exc), ephemeral=not is_dm
+            )
+            return
+        if not first:
+            return
         try:
             cmd = parse_command(_strip_mentions(str(event.get("text", ""))))
             if isinstance(cmd, BudgetSetCommand):
@@ -298,12 +317,14 @@ class SlackHandlers:
         context: AsyncBoltContext,
     ) -> None:
         await ack()
-        job = await self.responder.job_for(str(action.get("value", "")))
+        try:
+            job = await self.responder.job_for(str(action.get("value", "")))
+        except UnavailableError as exc:
+            await _tell_clicker(respond, refusal_text(exc))
+            return
         if job is None:
-            await respond(
-                text="This answer is too old to re-run; ask again with `/fuse`.",
-                response_type="ephemeral",
-                replace_original=False,
+            await _tell_clicker(
+                respond, "This answer is too old to re-run; ask again with `/fuse`."
             )
             return
         user_id = str((body.get("user") or {}).get("id", ""))
@@ -326,22 +347,27 @@ class SlackHandlers:
             text = accepted_text(len(request_pool.models), accepted.quote)
         except FusionError as exc:
             text = refusal_text(exc)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await _tell_clicker(respond, text)
 
     async def show_analysis(self, ack: Any, action: dict[str, Any], respond: Any) -> None:
         await ack()
-        result = await self.responder.result_for(str(action.get("value", "")))
+        try:
+            result = await self.responder.result_for(str(action.get("value", "")))
+        except UnavailableError as exc:
+            await _tell_clicker(respond, refusal_text(exc))
+            return
         if result is None:
-            await respond(
-                text="This analysis is no longer kept.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await _tell_clicker(respond, "This analysis is no longer kept.")
             return
         msg = analysis_message(result.analysis, result)
         await respond(
             text=msg.text, blocks=msg.blocks, response_type="ephemeral", replace_original=False
         )
+
+
+async def _tell_clicker(respond: Any, text: str) -> None:
+    """Answer a button click with a message only the clicker sees."""
+    await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 async def _ephemeral(ack: Any, text: str) -> None:

@@ -32,7 +32,7 @@ from adapters.slack.text import (
 )
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.config import FusionConfig
-from fusion_engine.errors import FusionError
+from fusion_engine.errors import FusionError, UnavailableError
 from fusion_engine.money import format_usd
 from fusion_engine.result import (
     Analysis,
@@ -272,6 +272,9 @@ def accepted_text(models: int, quote: Quote) -> str:
 
 
 def refusal_text(error: FusionError) -> str:
+    """Why a request was refused. Redis being down is told in the README's own words."""
+    if isinstance(error, UnavailableError):
+        return escape(error.user_message)
     return f":no_entry_sign: {escape(error.user_message)} Nothing was charged."
 
 

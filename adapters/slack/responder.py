@@ -40,6 +40,7 @@ from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError, UnavailableError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.redis_guard import redis_unavailable
 from fusion_engine.result import FusionResult
 
 __all__ = ["SlackResponder", "StaticToken", "TokenSource", "new_web_client"]
@@ -114,13 +115,17 @@ class SlackResponder:
         await self.redis.expire(key, MESSAGE_TTL_S)
 
     async def job_for(self, job_key: str) -> FusionJob | None:
-        """The job behind a posted answer (for Re-run), while its state is kept."""
-        raw = await self.redis.hget(message_key(job_key), "job")
+        """The job behind a posted answer (for Re-run), while its state is kept;
+        ``UnavailableError`` when Redis is down."""
+        with redis_unavailable():
+            raw = await self.redis.hget(message_key(job_key), "job")
         return None if raw is None else FusionJob.model_validate_json(raw)
 
     async def result_for(self, job_key: str) -> FusionResult | None:
-        """A finished job's result (for Show the analysis), while it is kept."""
-        raw = await self.redis.get(result_key(job_key))
+        """A finished job's result (for Show the analysis), while it is kept;
+        ``UnavailableError`` when Redis is down."""
+        with redis_unavailable():
+            raw = await self.redis.get(result_key(job_key))
         return None if raw is None else FusionResult.model_validate_json(raw)
 
     async def _client(self, job: FusionJob) -> AsyncWebClient:

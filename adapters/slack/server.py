@@ -3,15 +3,17 @@
 ``build_app`` makes the bolt ``AsyncApp`` (single-workspace with a bot token, or multi-workspace
 with an OAuth flow), pointing every Web API call at ``api_url`` so tests can use a loopback fake.
 ``web_app`` wraps it in an aiohttp application; ``socket_mode`` connects it over a WebSocket
-instead when an app-level token is set. Bolt verifies every HTTP request's signature and
-timestamp (a forged or stale one gets 401 and nothing runs) and acks before listeners finish
-(``process_before_response`` stays off).
+instead when an app-level token is set. Every HTTP request passes ``gate.RequestGate`` first
+(junk, or a forged or stale signature, gets a short 4xx, one log line and nothing runs); bolt
+then acks before listeners finish (``process_before_response`` stays off).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -20,13 +22,25 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 
 from adapters.slack.app import SlackHandlers, register
+from adapters.slack.gate import Refused, RequestGate
 from adapters.slack.responder import new_web_client
 from fusion_engine.errors import ConfigError
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "build_app", "socket_mode", "web_app"]
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "SlackApp", "build_app", "socket_mode", "web_app"]
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+
+
+class SlackApp(AsyncApp):
+    """Bolt's ``AsyncApp`` with the ``RequestGate`` its HTTP front door admits requests by
+    (bolt keeps its signing secret private, and the gate needs it)."""
+
+    def __init__(self, *, signing_secret: str, **kwargs: Any) -> None:
+        super().__init__(signing_secret=signing_secret, **kwargs)
+        self.gate = RequestGate(signing_secret)
 
 
 def build_app(
@@ -36,14 +50,14 @@ def build_app(
     api_url: str,
     bot_token: str | None = None,
     oauth_flow: AsyncOAuthFlow | None = None,
-) -> AsyncApp:
+) -> SlackApp:
     """The bolt app with Fusion's listeners. Give exactly one of ``bot_token``/``oauth_flow``."""
     if (bot_token is None) == (oauth_flow is None):
         raise ConfigError(
             "Set SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
             "to let many workspaces install Fusion (not both)."
         )
-    app = AsyncApp(
+    app = SlackApp(
         name="fusion",
         signing_secret=signing_secret,
         client=new_web_client(api_url, bot_token),
@@ -54,12 +68,15 @@ def build_app(
     return app
 
 
-def web_app(app: AsyncApp) -> web.Application:
+def web_app(app: SlackApp) -> web.Application:
     """An aiohttp application serving ``app`` over HTTP."""
 
     async def events(request: web.Request) -> web.Response:
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        admitted = app.gate.admit(await request.read(), request.headers, request.query_string)
+        if isinstance(admitted, Refused):
+            log.info("refused a Slack request: %s (HTTP %d)", admitted.reason, admitted.status)
+            return web.json_response({"error": admitted.reason}, status=admitted.status)
+        return await to_aiohttp_response(await app.async_dispatch(admitted))
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})

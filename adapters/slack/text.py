@@ -12,6 +12,8 @@ links, ``[label](url)``, which the three-character escape does not touch: a mode
 link outside code to ``label (url)``, so the reader always sees where a link really goes, and
 breaks any leftover link syntax it could not parse (``](`` and reference definitions' ``]:``).
 ``<https://…>`` autolinks are already inert once escaped; bare URLs show their own destination.
+``escape`` also removes Unicode bidirectional controls (``adapters.common.untrusted``), which
+could otherwise show a link or a sentence in another order than it was written.
 
 The limits are Slack's published ones; ``split_text`` (from ``adapters.common``) is applied
 after escaping so the limit holds for the bytes actually sent.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.common import split_text
+from adapters.common import split_text, strip_bidi_controls
 
 __all__ = [
     "MARKDOWN_BLOCK_TOTAL",
@@ -45,7 +47,9 @@ MESSAGE_TEXT_LIMIT = 40_000
 
 
 def escape(text: str) -> str:
-    """Escape Slack's control characters so untrusted text can never form a mention or link."""
+    """Escape Slack's control characters so untrusted text can never form a mention or link,
+    and drop bidirectional controls so it is shown in the order it was written."""
+    text = strip_bidi_controls(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -473,6 +473,10 @@ class FakeDiscord(DiscordPayloads):
     def original(self, token: str) -> JSON:
         return self.state.messages[self.state.originals[token]]
 
+    def bot_message(self, channel_id: str, payload: JSON) -> JSON:
+        """Store a message as if the bot had posted it earlier (an answer with its buttons)."""
+        return self._message(channel_id, payload)
+
     def messages_in(self, channel_id: str) -> list[JSON]:
         return [m for m in self.state.messages.values() if m["channel_id"] == channel_id]
 

@@ -22,7 +22,14 @@ from aiohttp.test_utils import TestServer
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack import SlackHandlers, SlackResponder, StaticToken, build_app, web_app
+from adapters.slack import (
+    SlackApp,
+    SlackHandlers,
+    SlackResponder,
+    StaticToken,
+    build_app,
+    web_app,
+)
 from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import FusionConfig, load_config
@@ -73,17 +80,11 @@ def signed_headers(body: str, *, secret: str = SIGNING_SECRET, age_s: float = 0)
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
 
 
-@dataclass
-class SlackHarness:
+@dataclass(kw_only=True)
+class SlackClient:
+    """Sends signed requests to the app exactly as Slack would."""
+
     fake: FakeSlack
-    redis: aioredis.Redis
-    config: FusionConfig
-    runner: ScriptedRunner
-    budgets: MemoryBudgetStore
-    queue: MemoryJobQueue
-    service: FusionService
-    responder: SlackResponder
-    app: AsyncApp
     http: httpx.AsyncClient
     _trigger: int = 0
 
@@ -142,6 +143,31 @@ class SlackHarness:
         return await self.post(body, "application/x-www-form-urlencoded")
 
 
+@dataclass(kw_only=True)
+class SlackHarness(SlackClient):
+    redis: aioredis.Redis
+    config: FusionConfig
+    runner: ScriptedRunner
+    budgets: MemoryBudgetStore
+    queue: MemoryJobQueue
+    service: FusionService
+    responder: SlackResponder
+    app: AsyncApp
+
+
+async def serve(
+    handlers: SlackHandlers, fake: FakeSlack
+) -> tuple[SlackApp, TestServer, httpx.AsyncClient]:
+    """The bolt app for ``handlers`` in a real aiohttp server on loopback, and a client."""
+    app = build_app(
+        handlers, signing_secret=SIGNING_SECRET, api_url=fake.api_url, bot_token=BOT_TOKEN
+    )
+    server = TestServer(web_app(app), host="127.0.0.1")
+    await server.start_server()
+    http = httpx.AsyncClient(base_url=str(server.make_url("")), timeout=10)
+    return app, server, http
+
+
 def build_handlers(
     fake: FakeSlack, redis: aioredis.Redis, runner: ScriptedRunner, *, rate: str = "100/minute"
 ) -> tuple[SlackHandlers, FusionService, MemoryBudgetStore, MemoryJobQueue, SlackResponder]:
@@ -166,12 +192,7 @@ async def open_harness(
 ) -> tuple[SlackHarness, TestServer]:
     runner = ScriptedRunner()
     handlers, service, budgets, queue, responder = build_handlers(fake, redis, runner, rate=rate)
-    app = build_app(
-        handlers, signing_secret=SIGNING_SECRET, api_url=fake.api_url, bot_token=BOT_TOKEN
-    )
-    server = TestServer(web_app(app), host="127.0.0.1")
-    await server.start_server()
-    http = httpx.AsyncClient(base_url=str(server.make_url("")), timeout=10)
+    app, server, http = await serve(handlers, fake)
     harness = SlackHarness(
         fake=fake,
         redis=redis,
