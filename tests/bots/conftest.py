@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from bots.settings import Settings
+from bots.wiring import Runtime
+from fusion_engine.request import FusionRequest
 from tests.fakes.judge import analysis_json_for, is_judge_request
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
@@ -66,3 +69,17 @@ def cli_env(model_server: FakeModelServer, pool_file: Path) -> dict[str, str]:
         "OPENROUTER_API_KEY": "test-key",
         "FUSION_CONFIG": str(pool_file),
     }
+
+
+async def price_of_one_run(cli_env: dict[str, str], question: str) -> int:
+    """What one fusion of ``question`` in the default pool costs on the fake server, run here
+    in-process: the exact amount a process that answers it once must charge."""
+    settings = Settings(
+        _env_file=None,
+        openrouter_base_url=cli_env["OPENROUTER_BASE_URL"],
+        openrouter_api_key=cli_env["OPENROUTER_API_KEY"],
+        fusion_config=Path(cli_env["FUSION_CONFIG"]),
+    )
+    async with Runtime.open(settings) as rt:
+        result = await rt.engine.fuse(FusionRequest.create(question, rt.config.pool()))
+    return result.cost_micros

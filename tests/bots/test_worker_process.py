@@ -26,6 +26,7 @@ from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.keys import JobKeys
 from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest
+from tests.bots.conftest import price_of_one_run
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,8 @@ async def test_worker_process_answers_charges_counts_and_stops_on_sigterm(
     status = await RedisBudgetStore(
         redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
     ).status("E0|T0001")
-    assert status.daily_spent_micros > 0
+    price = await price_of_one_run(cli_env, "What is 6 x 7?")
+    assert (status.daily_spent_micros, status.monthly_spent_micros) == (price, price)
     assert status.held_micros == 0
     logged = log.read_text()
     assert '"tenant": "E0|T0001"' in logged  # structured logs carry the tenant and the job
