@@ -10,16 +10,14 @@ they open Redis, the model runtime and discord.py's own HTTP session first.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from bots.cli import app
@@ -52,16 +50,8 @@ def the_error(output: str) -> str:
     return errors[0]
 
 
-@pytest.fixture(autouse=True)
-def _own_logging() -> Iterator[None]:
-    """``fusion worker`` configures logging for its process onto the runner's stderr; undo it
-    so no later test logs into a closed stream."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+# ``fusion worker`` configures logging for its process onto the runner's stderr.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture

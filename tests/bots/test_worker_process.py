@@ -10,7 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,20 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@contextmanager
+def _running_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker for the block; SIGTERM at its end must stop it cleanly (exit 0)."""
+    proc = _start_worker(env, log)
+    try:
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _env(extra: dict[str, str], tmp_path: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     return keep | {"FUSION_DATA_DIR": str(tmp_path / "data"), "FUSION_LOG_LEVEL": "INFO"} | extra
@@ -96,8 +111,7 @@ async def test_worker_process_answers_charges_counts_and_stops_on_sigterm(
         tmp_path,
     )
     log = tmp_path / "worker.log"
-    proc = _start_worker(env, log)
-    try:
+    with _running_worker(env, log):
         saq_queue = queue.queues["slack"]
         stored = await saq_queue.job(job.key)
         if stored is None or stored.status not in TERMINAL_STATUSES:
@@ -115,13 +129,6 @@ async def test_worker_process_answers_charges_counts_and_stops_on_sigterm(
             text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         assert 'fusion_fusions_total{outcome="ok"} 1.0' in text
         assert "fusion_spend_micros_total" in text
-
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     status = await RedisBudgetStore(
         redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
     ).status("E0|T0001")
@@ -181,8 +188,7 @@ async def test_a_redis_outage_is_one_warning_down_and_one_back_with_the_password
         tmp_path,
     )
     log = tmp_path / "worker.log"
-    proc = _start_worker(env, log)
-    try:
+    with _running_worker(env, log) as proc:
         async with asyncio.timeout(60):
             await _logged(log, '"worker started"', proc)
             own_redis.stop()
@@ -193,12 +199,6 @@ async def test_a_redis_outage_is_one_warning_down_and_one_back_with_the_password
             own_redis.start()
             _add_user(own_redis)
             await _logged(log, "redis reachable again", proc)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     logged = log.read_text()
     masked = f'"redis": "redis://fusion:***@127.0.0.1:{own_redis.port}/0"'
     down = [line for line in logged.splitlines() if "redis unreachable" in line]
