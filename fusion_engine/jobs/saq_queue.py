@@ -82,7 +82,7 @@ async def _bounded(work: Coroutine[Any, Any, None]) -> None:
         log.warning("giving up on a job took too long; abandoned")
 
 
-class RedisWatch:
+class _RedisWatch:
     """Says once that Redis went away (which server, password masked) and once that it is back,
     however many dequeues and upkeep loops notice: a worker waiting out an outage otherwise logs
     a traceback per loop per second and never says which server it cannot reach."""
@@ -108,7 +108,7 @@ class _QuietUpkeep(logging.Filter):
     """Drops saq's "Upkeep task failed unexpectedly" traceback when the cause is an unreachable
     Redis (its loops retry by themselves), reporting the outage to ``watch`` instead."""
 
-    def __init__(self, watch: RedisWatch) -> None:
+    def __init__(self, watch: _RedisWatch) -> None:
         super().__init__()
         self.watch = watch
 
@@ -137,7 +137,7 @@ class _PatientRedisQueue(RedisQueue):
     _retry_at = 0.0
     _suspects: frozenset[bytes | str] = frozenset()
     on_abandoned: Abandoned | None = None
-    watch: RedisWatch
+    watch: _RedisWatch
     """Shared by every queue of one ``SaqJobQueue`` (set there)."""
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
@@ -279,7 +279,7 @@ class SaqJobQueue:
         self.queues: dict[str, _PatientRedisQueue] = {
             platform: _PatientRedisQueue(redis, name=f"{name}:{platform}") for platform in PLATFORMS
         }
-        watch = RedisWatch(redis_address(redis))  # one outage, one warning, for every queue
+        watch = _RedisWatch(redis_address(redis))  # one outage, one warning, for every queue
         for queue in self.queues.values():
             queue.watch = watch
         self._job_options: dict[str, Any] = {
