@@ -8,7 +8,9 @@ on the same files (``bots.embedded_redis.EmbeddedRedis``). The process that star
 stops it (saving) when it exits.
 
 ``open_redis`` yields a ``RedisRuntime``: the URL and a command client; ``open_services``
-adds the budget store, the job queue, the rate limiter and the ``FusionService`` on top.
+adds the budget store, the job queue, the rate limiter and the ``FusionService`` on top. A Redis
+that does not answer ends the block as one ``UnavailableError`` naming the server (password
+masked), so every command says which Redis it could not reach.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from bots.embedded_redis import EmbeddedRedis
 from bots.settings import Settings
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
+from fusion_engine.errors import UnavailableError
 from fusion_engine.jobs.base import Responder
 from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.jobs.worker import FusionRunner, Worker
 from fusion_engine.ratelimit import UserRateLimiter
-from fusion_engine.redis_guard import connect_redis
+from fusion_engine.redis_guard import REDIS_DOWN, connect_redis, redis_address
 from fusion_engine.service import FusionService, Quoter
 
 __all__ = [
@@ -78,7 +81,28 @@ async def open_redis(settings: Settings) -> AsyncIterator[RedisRuntime]:
             url = stack.enter_context(embedded_redis(settings.data_dir / "redis"))
         client = connect_redis(url)
         stack.push_async_callback(client.aclose)
-        yield RedisRuntime(url=url, embedded=embedded, redis=client)
+        try:
+            yield RedisRuntime(url=url, embedded=embedded, redis=client)
+        except REDIS_DOWN as exc:
+            raise UnavailableError(_unreachable(client, embedded=embedded)) from exc
+        except UnavailableError as exc:
+            if not isinstance(exc.__cause__, REDIS_DOWN):
+                raise  # another service (Discord, say) is the one that is down
+            raise UnavailableError(_unreachable(client, embedded=embedded)) from exc.__cause__
+
+
+def _unreachable(client: aioredis.Redis, *, embedded: bool) -> str:
+    """What a command says when Redis does not answer: which server, and what to do."""
+    where = redis_address(client)
+    if embedded:
+        return (
+            f"Cannot reach the embedded Redis at {where}; it stopped while in use. Run the "
+            "command again (it starts a new one), or set REDIS_URL."
+        )
+    return (
+        f"Cannot reach Redis at {where}. Start it, or fix REDIS_URL (unset it to use the "
+        "embedded server)."
+    )
 
 
 @asynccontextmanager

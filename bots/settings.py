@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio.connection import parse_url
 
 from fusion_engine.errors import ConfigError
 
-__all__ = ["Settings", "secret_value"]
+__all__ = ["LOG_LEVELS", "Settings", "secret_value"]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def secret_value(value: SecretStr | None) -> str | None:
@@ -52,6 +55,30 @@ class Settings(BaseSettings):
     discord_api_url: str | None = None
     """Override of Discord's REST base URL (tests point it at a loopback fake)."""
     discord_gateway_url: str | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        """Checked with redis-py's own parser, so a URL accepted here also connects. The value
+        is not echoed: it may hold a password."""
+        if url is None or not url.strip():
+            return None
+        try:
+            parse_url(url.strip())
+        except ValueError:
+            raise ValueError(
+                "is not a Redis URL; write redis://[:PASSWORD@]HOST:6379/0 (rediss:// for TLS, "
+                "unix:///path/to/redis.sock), or unset REDIS_URL to use the embedded server"
+            ) from None
+        return url.strip()
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, level: str) -> str:
+        name = level.strip().upper()
+        if name not in LOG_LEVELS:
+            raise ValueError(f"{level!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return name
 
     def require_openrouter_key(self) -> SecretStr:
         """The model API key, or a ``ConfigError`` that says how to set it.

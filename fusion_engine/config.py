@@ -11,12 +11,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import limits
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fusion_engine.errors import ConfigError, InputError
+from fusion_engine.money import MAX_LIMIT_USD
 from fusion_engine.pools import MAX_PANEL, MIN_PANEL, PoolSpec
 
-__all__ = ["BudgetDefaults", "FusionConfig", "load_config"]
+__all__ = ["BudgetDefaults", "FusionConfig", "describe_problems", "load_config"]
 
 
 class BudgetDefaults(BaseModel):
@@ -24,11 +33,24 @@ class BudgetDefaults(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    daily_usd: float = Field(default=5.0, ge=0)
-    monthly_usd: float = Field(default=50.0, ge=0)
-    dm_daily_usd: float = Field(default=0.5, ge=0)
-    dm_monthly_usd: float = Field(default=5.0, ge=0)
+    daily_usd: float = Field(default=5.0, ge=0, le=MAX_LIMIT_USD)
+    monthly_usd: float = Field(default=50.0, ge=0, le=MAX_LIMIT_USD)
+    dm_daily_usd: float = Field(default=0.5, ge=0, le=MAX_LIMIT_USD)
+    dm_monthly_usd: float = Field(default=5.0, ge=0, le=MAX_LIMIT_USD)
     user_rate_limit: str = "10/minute"
+    """A ``limits`` rate string; checked here, at load, with the library's own parser."""
+
+    @field_validator("user_rate_limit")
+    @classmethod
+    def _one_rate(cls, value: str) -> str:
+        fix = "write one rate such as '10/minute' or '100/hour'"
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit; {fix}") from None
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(f"{value!r} must be one rate of at least 1; {fix}")
+        return value
 
 
 class FusionConfig(BaseModel):
@@ -117,6 +139,11 @@ def load_config(path: Path | None = None) -> FusionConfig:
                 f"Cannot read the pool file {path} ({exc.strerror}). Set FUSION_CONFIG to an "
                 "existing TOML file, or unset it to use the built-in pools."
             ) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"The pool file {path} is not UTF-8 text (byte {exc.start} cannot be read). "
+                "Save it as UTF-8 (TOML requires it), or point FUSION_CONFIG at another file."
+            ) from exc
         source = str(path)
     try:
         data = tomllib.loads(text)
@@ -125,9 +152,21 @@ def load_config(path: Path | None = None) -> FusionConfig:
     try:
         return FusionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
         raise ConfigError(
-            f"{source} has problems: {problems}. See README.md, 'Configuration'."
+            f"{source} has problems: {describe_problems(exc)}. See README.md, 'Configuration'."
         ) from exc
+
+
+def describe_problems(exc: ValidationError, *, upper: bool = False) -> str:
+    """Each problem as ``key: pydantic's message``, or ``key our validator's sentence`` (its
+    ``Value error,`` prefix dropped), joined by ``; ``. ``upper`` spells keys as environment
+    variables."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        key = key.upper() if upper else key
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            problems.append(f"{key} {err['ctx']['error']}")
+        else:
+            problems.append(f"{key}: {err['msg']}")
+    return "; ".join(problems)

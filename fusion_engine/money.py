@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
-__all__ = ["MICROS_PER_USD", "cost_micros", "format_usd", "usd_to_micros"]
+from fusion_engine.errors import InputError
+
+__all__ = [
+    "MAX_LIMIT_MICROS",
+    "MAX_LIMIT_USD",
+    "MICROS_PER_USD",
+    "cost_micros",
+    "format_usd",
+    "limit_to_micros",
+    "usd_to_micros",
+]
 
 MICROS_PER_USD = 1_000_000
+MAX_LIMIT_USD = 1_000_000
+"""The largest daily or monthly limit a tenant can be given. Far above any real team's budget,
+and far below where the budget scripts' arithmetic stops being exact: spent + held + quote
+stays well inside both Redis' 64-bit integers and Lua's 2**53-exact doubles."""
+MAX_LIMIT_MICROS = MAX_LIMIT_USD * MICROS_PER_USD
 _TOKENS_PER_PRICE_UNIT = 1_000_000
 
 
@@ -24,6 +39,23 @@ def usd_to_micros(usd: float | str | Decimal) -> int:
     if not value.is_finite() or value < 0:
         raise ValueError(f"not a USD amount: {usd!r}")
     return int((value * MICROS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
+
+
+def limit_to_micros(usd: float | str | Decimal, *, option: str | None = None) -> int:
+    """A budget limit in micro-dollars; ``InputError`` for anything outside 0 to
+    ``MAX_LIMIT_USD`` (a huge limit would overflow the budget scripts and read as negative).
+    ``option`` names what the user typed (``--daily``) in the message."""
+    try:
+        micros = usd_to_micros(usd)
+    except ValueError:
+        micros = -1
+    if not 0 <= micros <= MAX_LIMIT_MICROS:
+        what, example = (f"`{option}`", f"`{option} 2.50`") if option else ("A limit", "2.50")
+        raise InputError(
+            f"{what} takes an amount in USD from 0 to {format_usd(MAX_LIMIT_MICROS)}, "
+            f"e.g. {example} (got {usd})."
+        )
+    return micros
 
 
 def cost_micros(tokens: int, micros_per_mtok: int) -> int:

@@ -12,18 +12,26 @@ from contextlib import contextmanager
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from fusion_engine.errors import UnavailableError
 
-__all__ = ["UNAVAILABLE_MESSAGE", "connect_redis", "redis_unavailable"]
+__all__ = [
+    "REDIS_DOWN",
+    "UNAVAILABLE_MESSAGE",
+    "connect_redis",
+    "redis_address",
+    "redis_unavailable",
+]
 
 UNAVAILABLE_MESSAGE = (
     "Fusion is temporarily unavailable; nothing was charged. Try again in a minute."
 )
 
-_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError)
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError)
+"""What a client raises when the server is unreachable (not a script or command error)."""
 
 
 @contextmanager
@@ -31,7 +39,7 @@ def redis_unavailable() -> Iterator[None]:
     """Re-raise Redis connection failures as ``UnavailableError`` (the cause is kept)."""
     try:
         yield
-    except _DOWN as exc:
+    except REDIS_DOWN as exc:
         raise UnavailableError(UNAVAILABLE_MESSAGE) from exc
 
 
@@ -63,3 +71,17 @@ def connect_redis(
         retry_on_error=[redis.exceptions.ConnectionError],
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def redis_address(redis: aioredis.Redis) -> str:
+    """Where ``redis`` connects, as a URL with the password masked: safe for logs and errors
+    (an operator needs to know which server is down; nobody needs its password)."""
+    pool = redis.connection_pool
+    kw = pool.connection_kwargs
+    user = kw.get("username") or ""
+    auth = f"{user}:***@" if kw.get("password") else (f"{user}@" if user else "")
+    db = kw.get("db", 0)
+    if issubclass(pool.connection_class, UnixDomainSocketConnection):
+        return f"unix://{auth}{kw.get('path', '')}?db={db}"
+    scheme = "rediss" if issubclass(pool.connection_class, SSLConnection) else "redis"
+    return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{db}"

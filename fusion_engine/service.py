@@ -32,7 +32,7 @@ from fusion_engine.errors import FusionError, StageError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget
 from fusion_engine.jobs.worker import SpendMeter
-from fusion_engine.money import usd_to_micros
+from fusion_engine.money import limit_to_micros
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, Quote
@@ -136,7 +136,9 @@ class FusionService:
         self, tenant: str, *, daily_usd: float, monthly_usd: float
     ) -> BudgetStatus:
         await self._budgets.set_limits(
-            tenant, daily_micros=usd_to_micros(daily_usd), monthly_micros=usd_to_micros(monthly_usd)
+            tenant,
+            daily_micros=limit_to_micros(daily_usd),
+            monthly_micros=limit_to_micros(monthly_usd),
         )
         return await self._budgets.status(tenant)
 

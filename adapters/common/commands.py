@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from fusion_engine.errors import InputError
+from fusion_engine.money import limit_to_micros
 
 __all__ = [
     "AskCommand",
@@ -95,8 +96,7 @@ def _usd(option: str, value: str | None) -> float:
         raise InputError(
             f"`{option} {value}` is not an amount; give USD like `{option} 20` or `{option} 2.50`."
         ) from None
-    if not amount >= 0 or amount == float("inf"):
-        raise InputError(f"`{option}` must be zero or more USD, e.g. `{option} 20`.")
+    limit_to_micros(amount, option=option)
     return amount
 
 

@@ -20,7 +20,7 @@ from adapters.common import split_text
 from adapters.discord.intake import Intake
 from adapters.discord.render import CONTENT_LIMIT
 from fusion_engine.errors import InputError, RefusedError, UnavailableError
-from fusion_engine.money import format_usd
+from fusion_engine.money import MAX_LIMIT_USD, format_usd
 
 __all__ = ["add_commands", "refuse"]
 
@@ -119,8 +119,8 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
     @app_commands.describe(daily_usd="Daily limit in USD", monthly_usd="Monthly limit in USD")
     async def set_limits(
         interaction: discord.Interaction[Any],
-        daily_usd: app_commands.Range[float, 0, 100_000],
-        monthly_usd: app_commands.Range[float, 0, 1_000_000],
+        daily_usd: app_commands.Range[float, 0, MAX_LIMIT_USD],
+        monthly_usd: app_commands.Range[float, 0, MAX_LIMIT_USD],
     ) -> None:
         if not _can_manage(interaction):
             await _tell(interaction, "You need the Manage Server permission for this.")

@@ -30,7 +30,7 @@ from bots.terminal import ProgressView, make_console, render_result
 from bots.wiring import Runtime
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.config import FusionConfig, describe_problems, load_config
 from fusion_engine.errors import ConfigError, FusionError, InputError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.money import format_usd
@@ -85,10 +85,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"Bad environment settings: {problems}.") from None
+        raise ConfigError(
+            f"Bad environment settings: {describe_problems(exc, upper=True)}."
+        ) from None
 
 
 def _read_question(words: list[str]) -> str:

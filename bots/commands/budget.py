@@ -20,7 +20,7 @@ from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import load_config
 from fusion_engine.errors import InputError
-from fusion_engine.money import MICROS_PER_USD, format_usd, usd_to_micros
+from fusion_engine.money import MICROS_PER_USD, format_usd, limit_to_micros
 
 __all__ = ["budget_app", "register"]
 
@@ -110,11 +110,8 @@ def set_limits(
         name = _tenant(tenant)
         if daily is None and monthly is None:
             raise InputError("Give --daily USD and/or --monthly USD, e.g. --daily 5 --monthly 50.")
-        try:
-            new_daily = None if daily is None else usd_to_micros(daily)
-            new_monthly = None if monthly is None else usd_to_micros(monthly)
-        except ValueError:
-            raise InputError("Limits are USD amounts of 0 or more, e.g. --daily 2.50.") from None
+        new_daily = None if daily is None else limit_to_micros(daily, option="--daily")
+        new_monthly = None if monthly is None else limit_to_micros(monthly, option="--monthly")
 
         async def change(store: RedisBudgetStore) -> BudgetStatus:
             current = await store.status(name)

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.commands.ask import cli_errors, load_settings
+from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings, secret_value
-from fusion_engine.errors import ConfigError
+from fusion_engine.errors import ConfigError, UnavailableError
 
-__all__ = ["register", "require_token", "serve"]
+if TYPE_CHECKING:  # discord.py loads only when a Discord command runs
+    import discord
 
+__all__ = ["login", "register", "require_token", "serve"]
+
+_LOGIN_REFUSED = (
+    "Discord refused DISCORD_TOKEN (401 Unauthorized). Open your application at "
+    "https://discord.com/developers/applications, Bot → Reset Token, and set DISCORD_TOKEN to "
+    "the new token."
+)
 _NO_CREDENTIAL_FIX = (
     "DISCORD_TOKEN is not set. Create an application at https://discord.com/developers/"
     "applications, open Bot → Reset Token, and run `export DISCORD_TOKEN=...` (or put it in "
@@ -34,6 +42,25 @@ def require_token(settings: Settings) -> str:
     if token is None:
         raise ConfigError(_NO_CREDENTIAL_FIX)
     return token
+
+
+async def login(client: discord.Client, token: str) -> None:
+    """Log ``client`` in; a refused token is a ``ConfigError`` and an unreachable Discord an
+    ``UnavailableError``, each saying what to check, instead of discord.py's traceback."""
+    import aiohttp
+    import discord
+    from discord.http import Route
+
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        raise ConfigError(_LOGIN_REFUSED) from None
+    except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise UnavailableError(
+            f"Cannot reach Discord at {Route.BASE} ({reason}). Check the network (and "
+            "DISCORD_API_URL, if set), then start again."
+        ) from None
 
 
 async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: bool) -> None:
@@ -62,7 +89,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
         store = DiscordStore(services.redis.redis)
         bot = FusionBot(Intake(services.service, config, store), sync_commands=sync_commands)
         stack.push_async_callback(bot.close)
-        await bot.login(token)
+        await login(bot, token)
         if run_worker:
             responder = DiscordResponder(DiscordRest(bot.http), store)
             run_jobs_here(stack, services, runtime.engine, {"discord": responder})
@@ -88,4 +115,4 @@ def discord_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("discord")(discord_command)
+    app.command("discord", cls=OneLineErrorsCommand)(discord_command)

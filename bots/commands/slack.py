@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from aiohttp import web
 
-from bots.commands.ask import cli_errors, load_settings
+from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError
 
@@ -136,4 +136,4 @@ def slack_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("slack")(slack_command)
+    app.command("slack", cls=OneLineErrorsCommand)(slack_command)

@@ -52,11 +52,12 @@ async def build_responders(
         import discord
 
         from adapters.discord import DiscordResponder, DiscordRest, DiscordStore, point_at
+        from bots.commands.discord import login
 
         point_at(settings.discord_api_url, settings.discord_gateway_url)
         client = discord.Client(intents=discord.Intents.none())
-        await client.login(discord_token)  # REST only: a worker needs no gateway connection
         stack.push_async_callback(client.close)
+        await login(client, discord_token)  # REST only: a worker needs no gateway connection
         responders["discord"] = DiscordResponder(DiscordRest(client.http), DiscordStore(redis))
     if not responders:
         raise ConfigError(_NO_PLATFORM)

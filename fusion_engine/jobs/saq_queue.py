@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
-import redis.exceptions
 import structlog
 from saq import Job
 from saq import Worker as SaqWorker
@@ -42,7 +42,7 @@ from saq.types import Context
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.keys import DEDUPE_TTL_S, SAQ_QUEUE_NAME, JobKeys
-from fusion_engine.redis_guard import redis_unavailable
+from fusion_engine.redis_guard import REDIS_DOWN, redis_address, redis_unavailable
 
 __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
 
@@ -50,6 +50,8 @@ JOB_FUNCTION = "fusion"
 PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
 log = structlog.get_logger("fusion.queue")
+_saq_log = logging.getLogger("saq")
+_REDIS_DOWN = (*REDIS_DOWN, OSError)
 
 GIVE_UP_TIMEOUT_S = 20.0
 """How long a give-up (settle the spend, tell the user) may take once the job is cancelled."""
@@ -80,6 +82,44 @@ async def _bounded(work: Coroutine[Any, Any, None]) -> None:
         log.warning("giving up on a job took too long; abandoned")
 
 
+class _RedisWatch:
+    """Says once that Redis went away (which server, password masked) and once that it is back,
+    however many dequeues and upkeep loops notice: a worker waiting out an outage otherwise logs
+    a traceback per loop per second and never says which server it cannot reach."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.down = False
+
+    def lost(self, exc: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            log.warning(
+                "redis unreachable; waiting for it", redis=self.where, error=str(exc) or repr(exc)
+            )
+
+    def back(self) -> None:
+        if self.down:
+            self.down = False
+            log.warning("redis reachable again", redis=self.where)
+
+
+class _QuietUpkeep(logging.Filter):
+    """Drops saq's "Upkeep task failed unexpectedly" traceback when the cause is an unreachable
+    Redis (its loops retry by themselves), reporting the outage to ``watch`` instead."""
+
+    def __init__(self, watch: _RedisWatch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, _REDIS_DOWN) and record.msg == "Upkeep task failed unexpectedly":
+            self.watch.lost(exc)
+            return False
+        return True
+
+
 class _PatientRedisQueue(RedisQueue):
     """saq's Redis queue with two fixes for long jobs.
 
@@ -97,6 +137,8 @@ class _PatientRedisQueue(RedisQueue):
     _retry_at = 0.0
     _suspects: frozenset[bytes | str] = frozenset()
     on_abandoned: Abandoned | None = None
+    watch: _RedisWatch
+    """Shared by every queue of one ``SaqJobQueue`` (set there)."""
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         # saq's sweep, except for the ``unmarked`` rule (see the class docstring).
@@ -144,16 +186,17 @@ class _PatientRedisQueue(RedisQueue):
     ) -> Job | None:
         try:
             job = await super().dequeue(timeout, poll_interval)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        except _REDIS_DOWN as exc:
             # Every concurrent dequeue fails at once; back off once per window, not per task.
+            self.watch.lost(exc)
             now = asyncio.get_running_loop().time()
             if now >= self._retry_at:
                 self._backoff_s = min(max(0.25, self._backoff_s * 2), 5.0)
                 self._retry_at = now + self._backoff_s
-                log.warning("redis unreachable; waiting to dequeue", retry_in_s=self._backoff_s)
             await asyncio.sleep(self._retry_at - now)
             return None
         self._backoff_s = 0.0
+        self.watch.back()
         return job
 
 
@@ -168,6 +211,14 @@ class _SaqWorker(SaqWorker[Context]):
     async def upkeep(self) -> list[asyncio.Task[None]]:
         self._upkeep_tasks = await super().upkeep()
         return self._upkeep_tasks
+
+    async def start(self) -> None:
+        quiet = _QuietUpkeep(self.queue.watch)  # type: ignore[attr-defined]
+        _saq_log.addFilter(quiet)
+        try:
+            await super().start()
+        finally:
+            _saq_log.removeFilter(quiet)
 
     async def stop(self) -> None:
         for task in getattr(self, "_upkeep_tasks", []):
@@ -228,6 +279,9 @@ class SaqJobQueue:
         self.queues: dict[str, _PatientRedisQueue] = {
             platform: _PatientRedisQueue(redis, name=f"{name}:{platform}") for platform in PLATFORMS
         }
+        watch = _RedisWatch(redis_address(redis))  # one outage, one warning, for every queue
+        for queue in self.queues.values():
+            queue.watch = watch
         self._job_options: dict[str, Any] = {
             "timeout": timeout_s,
             "heartbeat": heartbeat_s,

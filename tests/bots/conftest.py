@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
+from bots.settings import Settings
+from bots.wiring import Runtime
+from fusion_engine.request import FusionRequest
 from tests.fakes.judge import analysis_json_for, is_judge_request
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
@@ -45,6 +50,18 @@ def _text_for(body: dict[str, Any]) -> str:
 
 
 @pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo a command's process-wide logging set-up, so no later test logs into a stream
+    that is gone (a runner's captured stderr)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+@pytest.fixture
 async def model_server() -> AsyncIterator[FakeModelServer]:
     behaviors = {m: ModelBehavior(text=_text_for) for m in (*PANEL, JUDGE, WRITER)}
     async with FakeModelServer(behaviors, default=ModelBehavior(text=_text_for)) as server:
@@ -66,3 +83,17 @@ def cli_env(model_server: FakeModelServer, pool_file: Path) -> dict[str, str]:
         "OPENROUTER_API_KEY": "test-key",
         "FUSION_CONFIG": str(pool_file),
     }
+
+
+async def price_of_one_run(cli_env: dict[str, str], question: str) -> int:
+    """What one fusion of ``question`` in the default pool costs on the fake server, run here
+    in-process: the exact amount a process that answers it once must charge."""
+    settings = Settings(
+        _env_file=None,
+        openrouter_base_url=cli_env["OPENROUTER_BASE_URL"],
+        openrouter_api_key=cli_env["OPENROUTER_API_KEY"],
+        fusion_config=Path(cli_env["FUSION_CONFIG"]),
+    )
+    async with Runtime.open(settings) as rt:
+        result = await rt.engine.fuse(FusionRequest.create(question, rt.config.pool()))
+    return result.cost_micros

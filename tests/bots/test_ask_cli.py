@@ -19,7 +19,7 @@ from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import load_config
 from fusion_engine.result import FusionResult
-from tests.bots.conftest import JUDGE, PANEL, WRITER
+from tests.bots.conftest import JUDGE, PANEL, WRITER, price_of_one_run
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
 
@@ -224,7 +224,7 @@ async def test_tenant_is_charged_what_the_fusion_cost(
     result = await invoke(["ask", "--json", "--tenant", "team-a", "Question?"], env)
     assert result.exit_code == 0, result.output
     cost = FusionResult.model_validate_json(result.stdout).cost_micros
-    assert cost > 0
+    assert cost == await price_of_one_run(cli_env, "Question?")
     store = RedisBudgetStore.from_defaults(redis_client, load_config(None).budgets)
     status = await store.status("team-a")
     assert (status.daily_spent_micros, status.held_micros) == (cost, 0)

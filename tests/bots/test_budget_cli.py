@@ -66,6 +66,23 @@ def test_set_rejects_bad_amounts_with_a_fix() -> None:
 
 
 @pytest.mark.usefixtures("env")
+@pytest.mark.parametrize("option", ["--daily", "--monthly"])
+def test_set_refuses_a_limit_past_the_maximum(option: str) -> None:
+    """A limit of 1e13 USD used to be stored and then shown negative (int64 overflow)."""
+    code, out = fusion("budget", "set", "acme", option, "1e13")
+    assert code == 2
+    assert out == (
+        f"Error: `{option}` takes an amount in USD from 0 to $1,000,000.00, "
+        f"e.g. `{option} 2.50` (got 10000000000000.0).\n"
+    )
+    code, out = fusion("budget", "set", "acme", option, "1000000")
+    assert code == 0, out
+    assert "of $1,000,000.00" in out
+    code, out = fusion("budget", "set", "acme", option, "1000000.01")
+    assert code == 2
+
+
+@pytest.mark.usefixtures("env")
 async def test_list_and_reset_show_spend(redis_server: EmbeddedRedis) -> None:
     client = connect_redis(redis_server.url)
     store = RedisBudgetStore(client, default_daily_micros=5_000_000, default_monthly_micros=9)
@@ -99,7 +116,10 @@ def test_unreachable_redis_is_a_one_line_error(
     monkeypatch.chdir(tmp_path)
     code, out = fusion("budget", "show", "acme")
     assert code == 1
-    assert "temporarily unavailable" in out
+    assert out == (
+        "Error: Cannot reach Redis at redis://127.0.0.1:1/0. Start it, or fix REDIS_URL "
+        "(unset it to use the embedded server).\n"
+    )
 
 
 def test_without_redis_url_budgets_persist_in_the_embedded_server(

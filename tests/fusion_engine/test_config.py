@@ -90,3 +90,39 @@ def test_history_keeps_the_most_recent_turns() -> None:
     turns = tuple(ConversationTurn(role="user", content=f"{i}" * 10_000) for i in range(5))
     request = FusionRequest.create("follow-up?", pool, history=turns)
     assert request.history == turns[-2:]
+
+
+@pytest.mark.parametrize(
+    ("budgets", "fragment"),
+    [
+        ('user_rate_limit = "lots"', "budgets.user_rate_limit 'lots' is not a rate limit"),
+        ('user_rate_limit = "0/minute"', "must be one rate of at least 1"),
+        ('user_rate_limit = "1/minute;9/hour"', "must be one rate of at least 1"),
+        ("daily_usd = 1e13", "budgets.daily_usd: Input should be less than or equal to 1000000"),
+    ],
+)
+def test_bad_budget_defaults_name_the_key(tmp_path: Path, budgets: str, fragment: str) -> None:
+    path = tmp_path / "pools.toml"
+    path.write_text(
+        'default_pool = "a"\n[budgets]\n' + budgets + '\n[pools.a]\nmodels=["x/1","x/2"]\n'
+        'judge="j"\nwriter="w"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert fragment in str(info.value)
+
+
+def test_a_rate_limit_the_limiter_accepts_loads(tmp_path: Path) -> None:
+    path = tmp_path / "pools.toml"
+    path.write_text(
+        'default_pool = "a"\n[budgets]\nuser_rate_limit = "100 per hour"\n'
+        '[pools.a]\nmodels=["x/1","x/2"]\njudge="j"\nwriter="w"\n'
+    )
+    assert load_config(path).budgets.user_rate_limit == "100 per hour"
+
+
+def test_a_pool_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "pools.toml"
+    path.write_bytes(b'default_pool = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 19 cannot be read\)"):
+        load_config(path)

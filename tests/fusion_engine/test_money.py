@@ -4,7 +4,14 @@ from decimal import Decimal
 
 import pytest
 
-from fusion_engine.money import cost_micros, format_usd, usd_to_micros
+from fusion_engine.errors import InputError
+from fusion_engine.money import (
+    MAX_LIMIT_MICROS,
+    cost_micros,
+    format_usd,
+    limit_to_micros,
+    usd_to_micros,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,3 +40,12 @@ def test_format_usd() -> None:
     assert format_usd(0) == "$0.00"
     assert format_usd(12_345) == "$0.0123"
     assert format_usd(12_345_678) == "$12.35"
+
+
+def test_a_limit_is_capped_at_the_maximum() -> None:
+    assert MAX_LIMIT_MICROS == 1_000_000_000_000
+    assert limit_to_micros(1_000_000) == MAX_LIMIT_MICROS
+    assert limit_to_micros("0") == 0
+    for bad in (1_000_000.000001, 1e13, -1, "nan", "inf", "x"):
+        with pytest.raises(InputError, match=r"from 0 to \$1,000,000\.00"):
+            limit_to_micros(bad)

@@ -53,8 +53,9 @@ def test_question_keeps_inner_whitespace_and_code() -> None:
         ("budget set", "Say which limit"),
         ("budget set --weekly 3", "Unknown option `--weekly`"),
         ("budget set --daily ten", "not an amount"),
-        ("budget set --daily -3", "zero or more"),
-        ("budget set --daily nan", "zero or more"),
+        ("budget set --daily -3", "from 0 to $1,000,000.00"),
+        ("budget set --daily nan", "from 0 to $1,000,000.00"),
+        ("budget set --monthly 1e13", "`--monthly` takes an amount in USD from 0 to $1,000,000.00"),
         ("budget set --daily", "needs an amount"),
     ],
 )

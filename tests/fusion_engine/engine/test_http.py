@@ -22,7 +22,7 @@ from fusion_engine.http import (
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
 from tests.fakes.judge import analysis_json_for, is_judge_request, is_writer_request
-from tests.fakes.model_server import FakeModelServer, ModelBehavior
+from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
 
 from .helpers import collect, make_pool, make_request
 
@@ -35,6 +35,13 @@ def answer(body: dict[str, Any]) -> str:
     if is_writer_request(body):
         return FUSED
     return f"{body['model']} explains the tides."
+
+
+def billed_micros(body: dict[str, Any]) -> int:
+    """What the fake bills for an answered request at its default $1 / $2 per million tokens
+    (prompt / completion): one and two micro-dollars a token."""
+    prompt = "".join(str(m.get("content") or "") for m in body["messages"])
+    return max(1, count_tokens(prompt)) * 1 + count_tokens(answer(body)) * 2
 
 
 async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> None:
@@ -57,6 +64,7 @@ async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> No
         events = await collect(engine, make_request(pool, "How do tides work?"))
 
         judge_bodies = [r.body for r in server.requests if r.model == "m/judge"]
+        bodies = {r.model: r.body for r in server.requests}
 
     result = events[-1].result  # type: ignore[union-attr]
     assert [a.model for a in result.answers] == ["m/a", "m/b"]
@@ -64,7 +72,7 @@ async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> No
     assert failure.model == "m/c"
     assert failure.error_kind == "http_503"
     assert result.answers[1].usage.cost_source == "priced"
-    assert result.answers[1].usage.cost_micros > 0
+    assert result.answers[1].usage.cost_micros == billed_micros(bodies["m/b"])
     assert result.answers[0].usage.cost_source == "reported"
 
     assert len(judge_bodies) == 2
@@ -77,7 +85,10 @@ async def test_fusion_over_http_with_faults_pricing_and_schema_rejection() -> No
     assert "".join(deltas) == FUSED == result.answer
     assert result.degraded
     assert result.degraded_reasons[0].startswith("m/c: HTTP 503")
-    assert 0 < result.cost_micros <= quote.micros
+    # Every answered call, once: the 503 and the rejected schema request are not billed.
+    answered = [bodies["m/a"], bodies["m/b"], judge_bodies[1], bodies["m/writer"]]
+    assert result.cost_micros == sum(billed_micros(b) for b in answered)
+    assert result.cost_micros <= quote.micros
 
 
 def _connector_limit(http: httpx.AsyncClient) -> int:

@@ -10,6 +10,7 @@ from fusion_engine.errors import ModelHTTPError, ModelTimeout
 from fusion_engine.events import AnalysisReady
 from fusion_engine.judge import JUDGE_SCHEMA, label_answers, parse_analysis
 from fusion_engine.llm.base import ChatRequest, Usage
+from fusion_engine.llm.function import FunctionModelClient
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer
 from tests.fakes.judge import analysis_json_for, is_judge_request, labels_in
@@ -136,8 +137,10 @@ async def test_invalid_twice_goes_on_without_analysis_and_says_so() -> None:
     assert ready.analysis is None
     assert ready.note == result.analysis_note
     assert result.answer  # the writer still ran
-    assert result.judge is not None  # the call happened and was paid for
-    assert result.judge.usage.total_tokens > 0
+    assert result.judge is not None  # both calls happened and both are paid for
+    billed = [(await FunctionModelClient(judge).complete(c)).usage for c in models.calls_to(JUDGE)]
+    assert result.judge.usage.prompt_tokens == sum(u.prompt_tokens for u in billed)
+    assert result.judge.usage.completion_tokens == sum(u.completion_tokens for u in billed)
 
 
 async def test_unknown_labels_are_dropped() -> None:

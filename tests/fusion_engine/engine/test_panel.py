@@ -116,6 +116,34 @@ async def test_member_finishing_within_grace_is_kept() -> None:
     assert not result.degraded
 
 
+async def test_grace_starts_when_the_quorum_is_in_not_at_the_first_answer() -> None:
+    """The second answer comes well after one grace period has passed since the first: counted
+    from the first answer it would be cut (and the fusion fail for want of a quorum)."""
+    models = Models()
+    first_in = asyncio.Event()
+
+    def first(request: ChatRequest) -> str:
+        first_in.set()
+        return "first"
+
+    async def second(request: ChatRequest) -> str:
+        await first_in.wait()
+        await asyncio.sleep(0.5)  # ten grace periods after the first answer
+        return "second"
+
+    straggler = Hang()
+    models.handlers["m/a"] = first
+    models.handlers["m/b"] = second
+    models.handlers["m/c"] = straggler
+    pool = make_pool(("m/a", "m/b", "m/c"), quorum=2, grace_s=0.05, deadline_s=600)
+
+    result = await make_engine(models).fuse(make_request(pool))
+
+    assert [a.model for a in result.answers] == ["m/a", "m/b"]
+    assert [(f.model, f.error_kind) for f in result.failures] == [("m/c", "grace")]
+    assert straggler.cancelled == ["m/c"]
+
+
 async def test_all_done_early_does_not_wait_for_grace() -> None:
     # A ten-minute grace and deadline: the test would time out if the engine waited for them.
     models = Models()
@@ -231,7 +259,9 @@ async def test_empty_answer_that_cost_money_is_counted() -> None:
     assert isinstance(failure, PanelFailure)
     assert failure.reason == "empty answer"
     assert failure.usage.cost_micros == 77
-    assert result.usage.cost_micros >= 77
+    assert result.judge is not None
+    others = [a.usage for a in result.answers] + [result.judge.usage, result.writer.usage]
+    assert result.usage.cost_micros == 77 + sum(u.cost_micros for u in others)
 
 
 async def test_bug_in_a_model_call_propagates_and_cancels_the_rest() -> None:

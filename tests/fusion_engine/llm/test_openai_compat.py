@@ -15,7 +15,6 @@ from fusion_engine.errors import (
     ModelTimeout,
 )
 from fusion_engine.llm.openai_compat import OpenAICompatClient
-from fusion_engine.money import usd_to_micros
 from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
 
 from .conftest import API_KEY, ask
@@ -77,10 +76,11 @@ async def test_reported_cost_becomes_micros(
         "m/a",
         ModelBehavior(text=ANSWER, prompt_price_usd_per_mtok=3, completion_price_usd_per_mtok=15),
     )
-    usage = (await client.complete(ask())).usage
-    expected_usd = (usage.prompt_tokens * 3 + usage.completion_tokens * 15) / 1_000_000
-    assert usage.cost_micros == usd_to_micros(expected_usd)
-    assert usage.cost_micros > 0
+    usage = (await client.complete(ask(max_tokens=1000))).usage
+    prompt, completion = count_tokens("What is 2 + 2?"), count_tokens(ANSWER)
+    assert (usage.prompt_tokens, usage.completion_tokens) == (prompt, completion)
+    assert usage.cost_micros == prompt * 3 + completion * 15  # $3 and $15 per million tokens
+    assert usage.cost_source == "reported"
 
 
 async def test_missing_cost_is_zero_and_unknown(
@@ -90,7 +90,10 @@ async def test_missing_cost_is_zero_and_unknown(
     usage = (await client.complete(ask())).usage
     assert usage.cost_micros == 0
     assert usage.cost_source == "unknown"
-    assert usage.completion_tokens > 0
+    assert (usage.prompt_tokens, usage.completion_tokens) == (
+        count_tokens("What is 2 + 2?"),
+        count_tokens("A fine answer."),
+    )
 
 
 async def test_plain_json_body_when_the_endpoint_ignores_stream(

@@ -20,7 +20,7 @@ from fusion_engine.llm.pricing import (
     price_usage,
 )
 from fusion_engine.money import cost_micros
-from tests.fakes.model_server import FakeModelServer, ModelBehavior
+from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
 
 from .conftest import API_KEY, ask
 
@@ -180,12 +180,11 @@ async def test_missing_cost_is_priced_from_models_end_to_end(
             completion_price_usd_per_mtok=15,
         ),
     )
-    completion = await client.complete(ask())
+    completion = await client.complete(ask(max_tokens=1000))
     assert completion.usage.cost_source == "unknown"
     source = ModelsPriceSource(http, base_url=server.base_url, api_key=API_KEY)
     usage = await price_usage(completion.usage, completion.model, source)
     assert usage.cost_source == "priced"
-    assert usage.cost_micros == cost_micros(usage.prompt_tokens, 3_000_000) + cost_micros(
-        usage.completion_tokens, 15_000_000
-    )
-    assert usage.cost_micros > 0
+    prompt, answer = count_tokens("What is 2 + 2?"), count_tokens("An answer of some length. " * 10)
+    assert (usage.prompt_tokens, usage.completion_tokens) == (prompt, answer)
+    assert usage.cost_micros == prompt * 3 + answer * 15  # $3 and $15 per million tokens
