@@ -199,16 +199,26 @@ class Worker:
     async def give_up(self, job: FusionJob, error: BaseException) -> None:
         """The queue will not retry ``job`` again: tell the user, charge what was spent.
 
-        Best effort (Redis or the chat may be what keeps failing); never raises."""
+        Takes the job's run lock first (waiting, like ``run_job``, for a dead holder's to
+        lapse): if a live attempt still holds it, that attempt answers and this gives up on
+        nothing. Best effort (Redis or the chat may be what keeps failing); never raises."""
         bound = log.bind(job=job.key, tenant=job.reply.tenant, platform=job.reply.platform)
         bound.error("giving up on a job", error=type(error).__name__)
         metrics.FAILURES.labels("gave_up").inc()
+        token = uuid.uuid4().hex
         try:
-            if await self.ledger.is_done(job.key):
+            if not await self._take_lock(job.key, token):
+                bound.warning("a live attempt holds the job; leaving it the answer")
                 return
-            await self._budgets.settle(job.reply.tenant, job.key, await self.ledger.spent(job.key))
-            await self._responder(job).on_error(job, FusionError(GAVE_UP_MESSAGE))
-            await self.ledger.mark_done(job.key)
+            try:
+                if await self.ledger.is_done(job.key):
+                    return
+                spent = await self.ledger.spent(job.key)
+                await self._budgets.settle(job.reply.tenant, job.key, spent)
+                await self._responder(job).on_error(job, FusionError(GAVE_UP_MESSAGE))
+                await self.ledger.mark_done(job.key)
+            finally:
+                await self.ledger.release(job.key, token)
         except Exception:
             bound.warning("could not report the failed job", exc_info=True)
 

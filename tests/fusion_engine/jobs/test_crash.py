@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from saq.job import Status
 
 from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.budget.redis_store import RedisBudgetStore
@@ -20,7 +21,7 @@ from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.keys import JobKeys
 from fusion_engine.redis_guard import connect_redis
 from tests.fusion_engine.jobs.fakes import request
-from tests.fusion_engine.jobs.worker_entry import ANSWERS, REACHED
+from tests.fusion_engine.jobs.worker_entry import ANSWERS, PENDING_LEASE_S, REACHED, STAGES
 
 ROOT = Path(__file__).resolve().parents[3]
 REPLY = ReplyTarget(platform="slack", tenant="E1|T1", channel_id="C1")
@@ -37,11 +38,10 @@ def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def start_worker(
-    procs: list[subprocess.Popen[bytes]], url: str, log: Path, *, block: bool
+    procs: list[subprocess.Popen[bytes]], url: str, log: Path, *flags: str
 ) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "tests.fusion_engine.jobs.worker_entry", url]
     proc = subprocess.Popen(  # noqa: S603 - our own test entry point
-        [*args, "--block"] if block else args,
+        [sys.executable, "-m", "tests.fusion_engine.jobs.worker_entry", url, *flags],
         cwd=ROOT,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -60,17 +60,21 @@ async def test_a_worker_killed_mid_job_is_finished_by_another_once(
     budgets = RedisBudgetStore(
         redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
     )
-    queue = SaqJobQueue(connect_redis(redis_server.url, blocking_commands=True))
+    queue = SaqJobQueue(
+        connect_redis(redis_server.url, blocking_commands=True),
+        heartbeat_s=2,
+        pending_lease_s=PENDING_LEASE_S,
+    )
     job = FusionJob(key="Ev-crash", request=request(), reply=REPLY, quote_micros=250_000)
     await budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=600)
     assert await queue.enqueue(job)
 
-    doomed = start_worker(spawn, redis_server.url, tmp_path / "a.log", block=True)
+    doomed = start_worker(spawn, redis_server.url, tmp_path / "a.log", "--block")
     assert await redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
     doomed.send_signal(signal.SIGKILL)
     assert doomed.wait() == -signal.SIGKILL
 
-    rescuer = start_worker(spawn, redis_server.url, tmp_path / "b.log", block=False)
+    rescuer = start_worker(spawn, redis_server.url, tmp_path / "b.log")
     answer = await redis.blpop([ANSWERS], timeout=90)  # type: ignore[misc]
     assert answer is not None, (tmp_path / "b.log").read_text()[-3000:]
 
@@ -84,6 +88,62 @@ async def test_a_worker_killed_mid_job_is_finished_by_another_once(
     assert status.daily_spent_micros == int(charged) + int(
         panel
     )  # both attempts' calls, one settle
+    assert status.held_micros == 0
+    await queue.aclose()
+    await redis.aclose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(
+    redis_server: EmbeddedRedis, spawn: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Worker A dies mid-job; worker B's sweep aborts the stuck job (saq then holds it in none
+    of its lists) and B dies right there; worker C still answers it, once, charged once."""
+    redis = connect_redis(redis_server.url, blocking_commands=True)
+    await redis.flushdb()
+    budgets = RedisBudgetStore(
+        redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
+    )
+    queue = SaqJobQueue(
+        connect_redis(redis_server.url, blocking_commands=True),
+        heartbeat_s=2,
+        pending_lease_s=PENDING_LEASE_S,
+    )
+    job = FusionJob(key="Ev-twice", request=request(), reply=REPLY, quote_micros=250_000)
+    await budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=600)
+    assert await queue.enqueue(job)
+
+    a = start_worker(spawn, redis_server.url, tmp_path / "a.log", "--block")
+    assert await redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
+    a.send_signal(signal.SIGKILL)
+    assert a.wait() == -signal.SIGKILL
+
+    b = start_worker(spawn, redis_server.url, tmp_path / "b.log", "--pause", "recovery")
+    stage = await redis.blpop([STAGES], timeout=60)  # type: ignore[misc]
+    assert stage is not None, (tmp_path / "b.log").read_text()[-3000:]
+    assert stage[1].decode() == f"{b.pid}:recovery:{job.key}"
+    saq = queue.queues["slack"]
+    stranded = await saq.job(job.key)
+    assert stranded is not None
+    assert stranded.status == Status.ABORTING
+    assert [await saq.count(kind) for kind in ("queued", "active", "incomplete")] == [0, 0, 0]
+    b.send_signal(signal.SIGKILL)
+    assert b.wait() == -signal.SIGKILL
+
+    c = start_worker(spawn, redis_server.url, tmp_path / "c.log")
+    answer = await redis.blpop([ANSWERS], timeout=60)  # type: ignore[misc]
+    assert answer is not None, (tmp_path / "c.log").read_text()[-3000:]
+    c.send_signal(signal.SIGTERM)
+    assert c.wait(timeout=30) == 0
+    assert await redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
+    assert await redis.exists(JobKeys(job.key).done)
+    assert await queue.pending.lease_left_s(job.key) is None  # done, so no longer pending
+
+    key, charged, panel = answer[1].decode().rsplit(":", 2)
+    assert key == job.key
+    status = await budgets.status(REPLY.tenant)
+    assert status.daily_spent_micros == int(charged) + int(panel)  # A's panel + C's run, once
     assert status.held_micros == 0
     await queue.aclose()
     await redis.aclose()
