@@ -122,8 +122,9 @@ async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
     responder = RecordingResponder(fail_results=99)  # the chat keeps failing
     queue = SaqJobQueue(connect_redis(redis_server.url), retries=2, retry_delay_s=0.0)
     await queue.connect()
+    engine = FakeEngine()
     worker = Worker(
-        engine=FakeEngine(), budgets=budgets, responders={"discord": responder},
+        engine=engine, budgets=budgets, responders={"discord": responder},
         redis=connect_redis(redis_server.url),
     )  # fmt: skip
     runner = queue.worker(worker)
@@ -136,8 +137,9 @@ async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
     [(key, error)] = responder.errors
     assert key == "Ev-doomed"
     assert error.user_message == GAVE_UP_MESSAGE
+    assert len(engine.completions) == 5  # one real run; the retry re-delivered its outcome
     status = await budgets.status("G1")
-    assert status.daily_spent_micros > 0  # the one real run, charged once
+    assert status.daily_spent_micros == sum(c.usage.cost_micros for c in engine.completions)
     assert status.held_micros == 0
 
 
@@ -174,8 +176,9 @@ async def test_a_last_attempt_that_times_out_is_charged_and_reported(
     budgets, responder = budgets_for(redis_server), RecordingResponder()
     queue = SaqJobQueue(connect_redis(redis_server.url), timeout_s=1, retries=2, retry_delay_s=0.0)
     await queue.connect()
+    engine = FakeEngine(gate=hang)
     worker = Worker(
-        engine=FakeEngine(gate=hang), budgets=budgets, responders={"discord": responder},
+        engine=engine, budgets=budgets, responders={"discord": responder},
         redis=connect_redis(redis_server.url),
     )  # fmt: skip
     runner = queue.worker(worker)
@@ -189,8 +192,9 @@ async def test_a_last_attempt_that_times_out_is_charged_and_reported(
     assert key == "Ev-slow"
     assert error.user_message == GAVE_UP_MESSAGE
     assert responder.results == []
+    assert len(engine.completions) == 6  # the panel, twice
     status = await budgets.status("G1")
-    assert status.daily_spent_micros > 0  # the panel answers of both attempts
+    assert status.daily_spent_micros == sum(c.usage.cost_micros for c in engine.completions)
     assert status.held_micros == 0
     assert await worker.ledger.is_done("Ev-slow")
 

@@ -189,3 +189,15 @@ async def test_keepalive_extends_the_hold_and_heartbeats() -> None:
     await worker.run_job(make_job(), heartbeat=heartbeat)
     assert beats >= 3
     assert len(responder.results) == 1
+
+
+async def test_giving_up_leaves_the_job_to_a_live_attempt(ledger: JobLedger) -> None:
+    """A give-up (sweeper, reaper, last attempt) never races a live attempt into a second
+    reply: while another attempt holds the run lock, it tells and charges nothing."""
+    budgets, responder = MemoryBudgetStore(), RecordingResponder()
+    worker = make_worker(FakeEngine(), responder, budgets, ledger, lock_ttl_s=0.2)
+    assert await worker.ledger.acquire("Ev1", "live-attempt", ttl_s=30)
+    await worker.give_up(make_job(), TimeoutError("swept"))
+    assert responder.errors == []
+    assert budgets.settled(REPLY.tenant) == {}
+    assert not await worker.ledger.is_done("Ev1")
