@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -100,6 +101,9 @@ class _PatientRedisQueue(RedisQueue):
       when a worker starts with jobs waiting) aborts a healthy job and drops it from the
       active list, so if that worker then dies nobody ever re-runs it. Here such a job is
       swept only if a later sweep still finds it unmarked.
+    - saq's sweep lock lasts one sweep period, but sweeping a stuck job takes up to
+      ``abort_wait_s`` longer, so two sweepers could both retry it; here the lock is held
+      while each stuck job is handled.
     """
 
     _backoff_s = 0.0
@@ -110,7 +114,8 @@ class _PatientRedisQueue(RedisQueue):
     """How long a sweep waits for a live worker to stop a job it aborts (saq's default)."""
 
     async def sweep(self, lock: int = 60, abort: float | None = None) -> list[str]:
-        # saq's sweep, except for the ``unmarked`` rule (see the class docstring).
+        # saq's sweep, except for the ``unmarked`` rule and the lock (see the class docstring).
+        wait_s = self.abort_wait_s if abort is None else abort
         if not await self.redis.set(self._sweep, 1, nx=True, ex=lock):
             return []
         ids = await self.redis.lrange(self._active, 0, -1)
@@ -135,9 +140,12 @@ class _PatientRedisQueue(RedisQueue):
                 continue
             swept.append(job.key)
             log.info("sweeping a stuck job", job=job.key, status=job.status.value)
+            # Hold the sweep lock while this job is handled: a second sweeper retrying the
+            # same job would put it in the active list twice (two live attempts).
+            await self.redis.expire(self._sweep, lock + math.ceil(wait_s) + 1)
             await self.abort(job, error=self.swept_error_message)
             with contextlib.suppress(asyncio.TimeoutError):
-                await job.refresh(self.abort_wait_s if abort is None else abort)
+                await job.refresh(wait_s)
             if job.retryable:
                 await self.retry(job, error=self.swept_error_message)
             else:

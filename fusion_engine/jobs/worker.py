@@ -7,6 +7,7 @@ and the budget store's idempotent settle make every effect happen once. One atte
 1. ``done`` marker set → return (a re-delivery after everything happened).
 2. Take the job's run lock (short TTL, renewed; wait up to one TTL for a dead holder's lock
    to lapse) or raise ``JobBusy`` so the queue retries later: two live attempts never race.
+   Then check ``done`` again: the holder we waited for may have finished the job.
 3. Reserve the quote again under the job key: a no-op while the hold from submit is live,
    a fresh hold (checked against the limits) if it expired while the job waited or crashed.
 4. If an outcome was saved, re-deliver it; else run the engine, streaming events to the
@@ -173,6 +174,9 @@ class Worker:
             raise JobBusy(job.key)
         keepalive = asyncio.create_task(self._keep_alive(job, token, heartbeat, bound))
         try:
+            if await self.ledger.is_done(job.key):  # the attempt we waited for finished it
+                metrics.JOB_EVENTS.labels("skipped_done").inc()
+                return
             saved = await self.ledger.outcome(job.key)
             if saved is not None:
                 metrics.JOB_EVENTS.labels("redelivered").inc()

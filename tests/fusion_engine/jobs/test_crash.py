@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +20,9 @@ from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.keys import JobKeys
 from fusion_engine.redis_guard import connect_redis
 from tests.fusion_engine.jobs.fakes import request
+from tests.fusion_engine.jobs.storm import kill_storm, start_worker
 from tests.fusion_engine.jobs.worker_entry import ANSWERS, PENDING_LEASE_S, REACHED, STAGES
 
-ROOT = Path(__file__).resolve().parents[3]
 REPLY = ReplyTarget(platform="slack", tenant="E1|T1", channel_id="C1")
 
 
@@ -35,19 +34,6 @@ def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def start_worker(
-    procs: list[subprocess.Popen[bytes]], url: str, log: Path, *flags: str
-) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: S603 - our own test entry point
-        [sys.executable, "-m", "tests.fusion_engine.jobs.worker_entry", url, *flags],
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    procs.append(proc)
-    return proc
 
 
 @pytest.mark.slow
@@ -147,3 +133,20 @@ async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(
     assert status.held_micros == 0
     await queue.aclose()
     await redis.aclose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_kill_storm_loses_nothing_and_charges_each_job_once(
+    redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """16 jobs, 6 SIGKILLs mid-panel, mid-writer and inside another worker's recovery, each
+    killed worker replaced: every job answered once, charged exactly its recorded spend."""
+    report = await kill_storm(redis_server.url, tmp_path, jobs=16, kills=6)
+    assert sum(report.kills.values()) == 6, report
+    assert report.kills["recovery"] >= 2, report
+    assert (report.lost, report.double_answered) == (0, 0), report
+    assert set(report.answers.values()) == {1}
+    assert len(report.costs) == 16  # every answer a result, none a give-up
+    assert (report.double_charged, report.mischarged) == ([], [])
+    assert report.pending_left == 0

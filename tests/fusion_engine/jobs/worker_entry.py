@@ -127,7 +127,7 @@ async def main(
         pending_lease_s=PENDING_LEASE_S,
     )
     for saq_queue in queue.queues.values():
-        saq_queue.abort_wait_s = 1.5  # the workers' abort check runs every second
+        saq_queue.abort_wait_s = 0.5  # short: a storm leaves many dead workers' jobs to sweep
     await queue.connect()
     runner = queue.worker(
         worker, concurrency=concurrency, sweep_s=1, shutdown_grace_s=5, reap_s=0.25
