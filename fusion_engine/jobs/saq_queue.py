@@ -14,8 +14,20 @@ tasks (10 s timeout, one attempt, a sweep a minute); fusions run 15-90 s, so:
   the last failed attempt the user is told, and charged only what was really spent.
 - finished jobs are kept ``ttl`` 1 h for inspection; the dedupe window is longer and ours:
   saq forgets a key once its job finishes, so ``enqueue`` first sets an ``accepted`` marker
-  (``SET NX``, 7 days). A retried delivery of a finished job is refused there, and the
-  ledger's ``done`` marker stops anything that slips past.
+  (set only if absent, 7 days). A retried delivery of a finished job is refused there, and
+  the ledger's ``done`` marker stops anything that slips past.
+
+No accepted job is ever referenced nowhere. saq's own recovery of a dead worker's job (abort,
+wait, retry) passes through a window where saq holds it in no list, and a worker killed there
+would strand it. So the ``accepted`` marker is written together with an entry in Fusion's
+pending set (``pending.py``) leased for ``PENDING_LEASE_S`` (30 s), the keep-alive of the
+attempt running it extends the lease, ``done`` removes it, and every worker process reaps
+every ``reap_s`` (5 s): a job whose lease lapsed is offered to saq's ``enqueue`` again, which
+saq refuses while it still holds the key. A job saq lost runs again at most about 40 s after
+its last sign of life (lease, reap period, saq's 5 s abort marker); after ``max_reaps`` (3)
+such losses it is given up. Why not one atomic Lua "sweep and re-queue" instead: it would write
+saq's job records from our own script, copying saq's internals; the lease needs only saq's
+public ``enqueue`` and covers every window, known or not.
 
 SIGTERM: the saq worker stops taking jobs, gives running ones ``shutdown_grace_s`` (25 s:
 Heroku kills 30 s after SIGTERM) and then cancels them; a cancelled job is handed back to the

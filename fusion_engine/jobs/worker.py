@@ -21,11 +21,12 @@ Crash cases (the worker process dies at…):
 
 - after reserve, before run: nothing was spent or delivered. The hold lapses with its lease;
   the re-run reserves again and runs.
-- during the run: the heartbeat stops, the sweeper re-queues the job, another worker runs it
-  again and re-calls the models. That cost is real: each attempt recorded what it had spent
-  (panel answers as they finished), and settle charges the sum, so nothing known is lost
-  and the job key is still charged once. (A call in flight at the moment of death is not
-  counted: its cost was never reported to us.)
+- during the run: the heartbeat stops, the sweeper re-queues the job (or, if the sweeping
+  worker dies too, the job's pending lease lapses and a reaper re-queues it: ``pending.py``),
+  another worker runs it again and re-calls the models. That cost is real: each attempt
+  recorded what it had spent (panel answers as they finished), and settle charges the sum, so
+  nothing known is lost and the job key is still charged once. (A call in flight at the moment
+  of death is not counted: its cost was never reported to us.)
 - after the run, before settle: the outcome is saved, so the re-run settles and delivers it
   without calling any model again.
 - after settle, before delivering: settle is idempotent (False the second time); the re-run
