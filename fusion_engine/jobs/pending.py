@@ -26,6 +26,7 @@ import time
 from importlib import resources
 
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 
 from fusion_engine.jobs.base import FusionJob
 from fusion_engine.keys import DEDUPE_TTL_S, PENDING_JOBS, PENDING_LEASE_S, JobKeys
@@ -101,12 +102,16 @@ class PendingJobs:
         return [k.decode() if isinstance(k, bytes) else k for k in keys]
 
     async def get(self, key: str) -> tuple[FusionJob, int] | None:
-        """The pending job and how often it was reaped; None when its record is gone."""
+        """The pending job and how often it was reaped; None when its record is gone (or was
+        written by a version whose ``FusionJob`` this one cannot read)."""
         with redis_unavailable():
             raw, reaps = await self._redis.hmget(JobKeys(key).pending, ["job", "reaps"])
         if raw is None:
             return None
-        return FusionJob.model_validate_json(raw), int(reaps or 0)
+        try:
+            return FusionJob.model_validate_json(raw), int(reaps or 0)
+        except ValidationError:
+            return None
 
     async def reaped(self, key: str) -> None:
         """Count one more re-queue of ``key`` by a reaper."""

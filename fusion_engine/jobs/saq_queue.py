@@ -337,24 +337,35 @@ class SaqJobQueue:
         while ``give_up`` works; once done, the parked copy finds the ``done`` marker."""
         requeued: list[str] = []
         for key in await self.pending.claim():
-            record = await self.pending.get(key)
-            if record is None or await worker.ledger.is_done(key):
-                await self.pending.drop(key)
-                continue
-            job, reaps = record
-            poison = reaps >= self._max_reaps
-            if poison and job.reply.platform not in worker.platforms:
-                continue  # left for a process that can tell its user
-            parked = {"scheduled": int(time.time() + self._park_s)} if poison else {}
-            if await self._offer(job, **parked) is None:
-                continue  # saq still holds it (queued, running or being aborted)
-            if poison:
-                _spawn(worker.give_up(job, RuntimeError(f"lost by the queue {reaps} times")))
-            else:
-                await self.pending.reaped(key)
-                log.warning("re-queued a job the queue had lost", job=key, reaps=reaps + 1)
-                requeued.append(key)
+            try:
+                if await self._reap_one(key, worker):
+                    requeued.append(key)
+            except Exception:  # one bad entry must not hold up the others
+                log.warning("could not reap a pending job", job=key, exc_info=True)
         return requeued
+
+    async def _reap_one(self, key: str, worker: Worker) -> bool:
+        if await worker.ledger.is_done(key):
+            await self.pending.drop(key)
+            return False
+        record = await self.pending.get(key)
+        if record is None:
+            log.error("a pending job's record is gone; dropping it", job=key)
+            await self.pending.drop(key)
+            return False
+        job, reaps = record
+        poison = reaps >= self._max_reaps
+        if poison and job.reply.platform not in worker.platforms:
+            return False  # left for a process that can tell its user
+        parked = {"scheduled": int(time.time() + self._park_s)} if poison else {}
+        if await self._offer(job, **parked) is None:
+            return False  # saq still holds it (queued, running or being aborted)
+        if poison:
+            _spawn(worker.give_up(job, RuntimeError(f"lost by the queue {reaps} times")))
+            return False
+        await self.pending.reaped(key)
+        log.warning("re-queued a job the queue had lost", job=key, reaps=reaps + 1)
+        return True
 
     async def seen(self, key: str) -> bool:
         """True when ``key`` was already accepted (a retried delivery)."""

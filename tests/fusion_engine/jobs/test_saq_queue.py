@@ -230,3 +230,28 @@ async def test_the_sweeper_gives_up_on_a_stuck_last_attempt(
     status = await budgets.status("G1")
     assert status.daily_spent_micros == 70_000
     assert status.held_micros == 0
+
+
+async def test_a_sweep_holds_its_lock_while_it_handles_stuck_jobs(
+    parts: Callable[[], SaqJobQueue],
+) -> None:
+    """saq's sweep lock lasts one period, but each stuck job takes up to the abort wait; a
+    second sweeper starting meanwhile, from the same stale list, must not retry the jobs the
+    first has not reached yet (each would then run twice at once)."""
+    first, second = parts(), parts()
+    await first.connect()
+    await second.connect()
+    saq = first.queues["discord"]
+    for key in ("Ev-stuck-1", "Ev-stuck-2"):
+        stuck = job(key)
+        await saq.enqueue(
+            "fusion", key=stuck.key, job=stuck.model_dump(mode="json"), retries=3, heartbeat=1
+        )
+        dequeued = await saq.dequeue(timeout=1)
+        assert dequeued is not None
+        await dequeued.update(status=Status.ACTIVE, touched=0)  # its worker died long ago
+    sweeping = asyncio.create_task(saq.sweep(lock=1, abort=1.5))  # 1.5 s per job: none stops
+    await asyncio.sleep(1.2)  # the 1 s lock saq would have taken has lapsed by now
+    assert await second.queues["discord"].sweep(lock=1, abort=0.1) == []
+    assert await sweeping == ["Ev-stuck-1", "Ev-stuck-2"]
+    assert (await saq.count("queued"), await saq.count("active")) == (2, 0)
