@@ -1,4 +1,5 @@
-"""Real worker processes: one is SIGKILLed mid-job, another finishes it — one answer, one charge.
+"""Real worker processes SIGKILLed mid-job, inside another's recovery, in a storm: every job is
+answered once and charged once.
 
 No sleeps: the test waits on Redis lists the workers push to (``BLPOP``), with generous caps.
 """
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from saq.job import Status
 
 from bots.embedded_redis import EmbeddedRedis
@@ -36,80 +39,91 @@ def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait()
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-async def test_a_worker_killed_mid_job_is_finished_by_another_once(
+@dataclass
+class World:
+    url: str
+    redis: aioredis.Redis
+    budgets: RedisBudgetStore
+    queue: SaqJobQueue
+    procs: list[subprocess.Popen[bytes]]
+    logs: Path
+
+    def start(self, name: str, *flags: str) -> subprocess.Popen[bytes]:
+        return start_worker(self.procs, self.url, self.logs / f"{name}.log", *flags)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text()[-3000:]
+
+    async def submit(self, key: str) -> FusionJob:
+        job = FusionJob(key=key, request=request(), reply=REPLY, quote_micros=250_000)
+        await self.budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=600)
+        assert await self.queue.enqueue(job)
+        return job
+
+    async def kill_mid_job(self, name: str) -> None:
+        """Start a worker, let it record the panel's spend, SIGKILL it."""
+        doomed = self.start(name, "--block")
+        assert await self.redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
+        doomed.send_signal(signal.SIGKILL)
+        assert doomed.wait() == -signal.SIGKILL
+
+    async def answered_once(self, job: FusionJob, name: str) -> tuple[int, int]:
+        """Start worker ``name``; once it answers, stop it gracefully and check the answer was
+        the only one and the job is done. Returns the answer's cost and its panel's cost."""
+        finisher = self.start(name)
+        answer = await self.redis.blpop([ANSWERS], timeout=90)  # type: ignore[misc]
+        assert answer is not None, self.log(name)
+        finisher.send_signal(signal.SIGTERM)  # graceful: lets the job finish its bookkeeping
+        assert finisher.wait(timeout=30) == 0
+        assert await self.redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
+        assert await self.redis.exists(JobKeys(job.key).done)
+        assert await self.queue.pending.lease_left_s(job.key) is None  # done: not pending
+        key, charged, panel = answer[1].decode().rsplit(":", 2)
+        assert key == job.key
+        return int(charged), int(panel)
+
+
+@pytest.fixture
+async def world(
     redis_server: EmbeddedRedis, spawn: list[subprocess.Popen[bytes]], tmp_path: Path
-) -> None:
+) -> AsyncIterator[World]:
     redis = connect_redis(redis_server.url, blocking_commands=True)  # it BLPOPs
     await redis.flushdb()
     budgets = RedisBudgetStore(
         redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
     )
     queue = SaqJobQueue(
-        connect_redis(redis_server.url, blocking_commands=True),
-        heartbeat_s=2,
-        pending_lease_s=PENDING_LEASE_S,
+        connect_redis(redis_server.url), heartbeat_s=2, pending_lease_s=PENDING_LEASE_S
     )
-    job = FusionJob(key="Ev-crash", request=request(), reply=REPLY, quote_micros=250_000)
-    await budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=600)
-    assert await queue.enqueue(job)
-
-    doomed = start_worker(spawn, redis_server.url, tmp_path / "a.log", "--block")
-    assert await redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
-    doomed.send_signal(signal.SIGKILL)
-    assert doomed.wait() == -signal.SIGKILL
-
-    rescuer = start_worker(spawn, redis_server.url, tmp_path / "b.log")
-    answer = await redis.blpop([ANSWERS], timeout=90)  # type: ignore[misc]
-    assert answer is not None, (tmp_path / "b.log").read_text()[-3000:]
-
-    rescuer.send_signal(signal.SIGTERM)  # graceful: lets the job finish its bookkeeping
-    assert rescuer.wait(timeout=30) == 0
-    assert await redis.exists(JobKeys(job.key).done)
-    assert await redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
-
-    _, charged, panel = answer[1].decode().rsplit(":", 2)
-    status = await budgets.status(REPLY.tenant)
-    assert status.daily_spent_micros == int(charged) + int(
-        panel
-    )  # both attempts' calls, one settle
-    assert status.held_micros == 0
+    yield World(redis_server.url, redis, budgets, queue, spawn, tmp_path)
     await queue.aclose()
     await redis.aclose()
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(
-    redis_server: EmbeddedRedis, spawn: list[subprocess.Popen[bytes]], tmp_path: Path
-) -> None:
+async def test_a_worker_killed_mid_job_is_finished_by_another_once(world: World) -> None:
+    job = await world.submit("Ev-crash")
+    await world.kill_mid_job("a")
+    charged, panel = await world.answered_once(job, "b")
+    status = await world.budgets.status(REPLY.tenant)
+    assert status.daily_spent_micros == charged + panel  # both attempts' calls, one settle
+    assert status.held_micros == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(world: World) -> None:
     """Worker A dies mid-job; worker B's sweep aborts the stuck job (saq then holds it in none
     of its lists) and B dies right there; worker C still answers it, once, charged once."""
-    redis = connect_redis(redis_server.url, blocking_commands=True)
-    await redis.flushdb()
-    budgets = RedisBudgetStore(
-        redis, default_daily_micros=5_000_000, default_monthly_micros=50_000_000
-    )
-    queue = SaqJobQueue(
-        connect_redis(redis_server.url, blocking_commands=True),
-        heartbeat_s=2,
-        pending_lease_s=PENDING_LEASE_S,
-    )
-    job = FusionJob(key="Ev-twice", request=request(), reply=REPLY, quote_micros=250_000)
-    await budgets.reserve(REPLY.tenant, job.key, job.quote_micros, lease_s=600)
-    assert await queue.enqueue(job)
+    job = await world.submit("Ev-twice")
+    await world.kill_mid_job("a")
 
-    a = start_worker(spawn, redis_server.url, tmp_path / "a.log", "--block")
-    assert await redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
-    a.send_signal(signal.SIGKILL)
-    assert a.wait() == -signal.SIGKILL
-
-    b = start_worker(spawn, redis_server.url, tmp_path / "b.log", "--pause", "recovery")
-    stage = await redis.blpop([STAGES], timeout=60)  # type: ignore[misc]
-    assert stage is not None, (tmp_path / "b.log").read_text()[-3000:]
+    b = world.start("b", "--pause", "recovery")
+    stage = await world.redis.blpop([STAGES], timeout=60)  # type: ignore[misc]
+    assert stage is not None, world.log("b")
     assert stage[1].decode() == f"{b.pid}:recovery:{job.key}"
-    saq = queue.queues["slack"]
+    saq = world.queue.queues["slack"]
     stranded = await saq.job(job.key)
     assert stranded is not None
     assert stranded.status == Status.ABORTING
@@ -117,22 +131,10 @@ async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(
     b.send_signal(signal.SIGKILL)
     assert b.wait() == -signal.SIGKILL
 
-    c = start_worker(spawn, redis_server.url, tmp_path / "c.log")
-    answer = await redis.blpop([ANSWERS], timeout=60)  # type: ignore[misc]
-    assert answer is not None, (tmp_path / "c.log").read_text()[-3000:]
-    c.send_signal(signal.SIGTERM)
-    assert c.wait(timeout=30) == 0
-    assert await redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
-    assert await redis.exists(JobKeys(job.key).done)
-    assert await queue.pending.lease_left_s(job.key) is None  # done, so no longer pending
-
-    key, charged, panel = answer[1].decode().rsplit(":", 2)
-    assert key == job.key
-    status = await budgets.status(REPLY.tenant)
-    assert status.daily_spent_micros == int(charged) + int(panel)  # A's panel + C's run, once
+    charged, panel = await world.answered_once(job, "c")
+    status = await world.budgets.status(REPLY.tenant)
+    assert status.daily_spent_micros == charged + panel  # A's panel + C's run, once
     assert status.held_micros == 0
-    await queue.aclose()
-    await redis.aclose()
 
 
 @pytest.mark.slow
