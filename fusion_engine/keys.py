@@ -37,12 +37,12 @@ DEDUPE_TTL_S = 7 * 24 * 3600
 ATTEMPTS_TTL_S = DEDUPE_TTL_S
 
 PENDING_JOBS = f"{PREFIX}:jobs:pending"
-"""Sorted set: every accepted job not yet done (its key), scored by its lease expiry (Redis
-server time, epoch ms). A lease that lapses hands the job to a reaper (``jobs/pending.py``)."""
+"""Sorted set: every accepted job not yet done (its key), scored by its lease expiry (epoch
+ms, by the writer's clock). A lapsed lease hands the job to a reaper (``jobs/pending.py``)."""
 PENDING_LEASE_S = 30.0
 """A pending job's lease: extended by the running attempt's keep-alive and by a reaper that finds
-it still queued; a job lost by the queue is re-queued this long (plus a reap period) after its
-last sign of life."""
+it still queued; a job lost by the queue is re-queued this long (plus a reap period) after a
+worker last touched it."""
 
 
 class BudgetKeys:

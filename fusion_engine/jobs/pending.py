@@ -16,8 +16,9 @@ its own record, built only on saq's public ``enqueue``:
   is queued again. Claims are atomic, so two reapers never act on the same lapse.
 
 A job saq lost is thus queued again within one lease (``PENDING_LEASE_S``) plus one reap
-period of its last sign of life. Leases use each process's clock, as the budget's holds do: a
-skew of a second moves a recovery by a second, nothing more.
+period of the last time a worker touched it (a keep-alive, or a reaper's claim), or once saq's
+own abort marker (5 s) lapses if that is later. Leases use each process's clock, as the
+budget's holds do: a skew of a second moves a recovery by a second, nothing more.
 """
 
 from __future__ import annotations

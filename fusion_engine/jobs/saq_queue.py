@@ -24,10 +24,10 @@ pending set (``pending.py``) leased for ``PENDING_LEASE_S`` (30 s), the keep-ali
 attempt running it extends the lease, ``done`` removes it, and every worker process reaps
 every ``reap_s`` (5 s): a job whose lease lapsed is offered to saq's ``enqueue`` again, which
 saq refuses while it still holds the key. A job saq lost runs again at most about 40 s after
-its last sign of life (lease, reap period, saq's 5 s abort marker); after ``max_reaps`` (3)
-such losses it is given up. Why not one atomic Lua "sweep and re-queue" instead: it would write
-saq's job records from our own script, copying saq's internals; the lease needs only saq's
-public ``enqueue`` and covers every window, known or not.
+the last worker that touched it died (lease, reap period, saq's 5 s abort marker); after
+``max_reaps`` (3) such losses it is given up. Why not one atomic Lua "sweep and re-queue"
+instead: it would write saq's job records from our own script, copying saq's internals; the
+lease needs only saq's public ``enqueue`` and covers every window, known or not.
 
 SIGTERM: the saq worker stops taking jobs, gives running ones ``shutdown_grace_s`` (25 s:
 Heroku kills 30 s after SIGTERM) and then cancels them; a cancelled job is handed back to the
