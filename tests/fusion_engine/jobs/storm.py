@@ -33,7 +33,7 @@ from tests.fusion_engine.jobs.worker_entry import ANSWERS, PENDING_LEASE_S, STAG
 ROOT = Path(__file__).resolve().parents[3]
 PLAN = ("panel", "writer", "recovery")
 QUOTE = 250_000
-ANY_STAGE_AFTER_S = 5.0
+ANY_STAGE_AFTER_S = 8.0
 """If the planned stage does not come up for this long, the next pause of any stage is killed."""
 
 
