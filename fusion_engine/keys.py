@@ -13,6 +13,8 @@ __all__ = [
     "DAILY_SPENT_TTL_S",
     "DEDUPE_TTL_S",
     "MONTHLY_SPENT_TTL_S",
+    "PENDING_JOBS",
+    "PENDING_LEASE_S",
     "PREFIX",
     "RATE_LIMIT_PREFIX",
     "SAQ_QUEUE_NAME",
@@ -33,6 +35,14 @@ MONTHLY_SPENT_TTL_S = 35 * 24 * 3600
 DEDUPE_TTL_S = 7 * 24 * 3600
 """How long a job key (a platform event id) is remembered: accepted, settled, delivered."""
 ATTEMPTS_TTL_S = DEDUPE_TTL_S
+
+PENDING_JOBS = f"{PREFIX}:jobs:pending"
+"""Sorted set: every accepted job not yet done (its key), scored by its lease expiry (epoch
+ms, by the writer's clock). A lapsed lease hands the job to a reaper (``jobs/pending.py``)."""
+PENDING_LEASE_S = 30.0
+"""A pending job's lease: extended by the running attempt's keep-alive and by a reaper that finds
+it still queued; a job lost by the queue is re-queued this long (plus a reap period) after a
+worker last touched it."""
 
 
 class BudgetKeys:
@@ -101,6 +111,13 @@ class JobKeys:
     def outcome(self) -> str:
         """The finished result (or error) as JSON, so a re-run delivers it without re-asking."""
         return f"{self._base}:outcome"
+
+    @property
+    def pending(self) -> str:
+        """Hash while the job is pending: ``job`` (the ``FusionJob`` JSON, so a reaper can queue
+        it again) and ``reaps`` (how often a reaper had to). Deleted with its ``PENDING_JOBS``
+        entry when the job is done."""
+        return f"{self._base}:pending"
 
     @property
     def delivered(self) -> str:

@@ -3,7 +3,8 @@
 Delivery is at least once (saq re-queues a job whose worker died), so every effect checks the
 ledger first. Per job key it holds: a short-lived run lock (one attempt at a time), what each
 attempt is known to have spent, the finished outcome (so a re-run re-delivers instead of
-re-asking the models), and a ``done`` marker (delivered and settled: nothing left to do).
+re-asking the models), and a ``done`` marker (delivered and settled: nothing left to do), set
+together with the job's removal from the pending set (``pending.py``).
 ``RedisJobLedger`` is the real one; ``MemoryJobLedger`` is its fake for in-process use.
 """
 
@@ -14,7 +15,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from fusion_engine.keys import DEDUPE_TTL_S, JobKeys
+from fusion_engine.keys import DEDUPE_TTL_S, PENDING_JOBS, JobKeys
 from fusion_engine.redis_guard import redis_unavailable
 
 __all__ = ["JobBusy", "JobLedger", "MemoryJobLedger", "RedisJobLedger"]
@@ -95,8 +96,15 @@ class RedisJobLedger:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def mark_done(self, key: str) -> None:
+        """Set ``done`` and drop the job from the pending set in one transaction, so a done job
+        is never re-queued by a reaper and a pending one is never forgotten (``pending.py``)."""
+        keys = JobKeys(key)
         with redis_unavailable():
-            await self._redis.set(JobKeys(key).done, 1, ex=self._ttl_s)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(keys.done, 1, ex=self._ttl_s)
+                pipe.zrem(PENDING_JOBS, key)
+                pipe.delete(keys.pending)
+                await pipe.execute()
 
     async def is_done(self, key: str) -> bool:
         with redis_unavailable():

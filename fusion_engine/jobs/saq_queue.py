@@ -14,8 +14,20 @@ tasks (10 s timeout, one attempt, a sweep a minute); fusions run 15-90 s, so:
   the last failed attempt the user is told, and charged only what was really spent.
 - finished jobs are kept ``ttl`` 1 h for inspection; the dedupe window is longer and ours:
   saq forgets a key once its job finishes, so ``enqueue`` first sets an ``accepted`` marker
-  (``SET NX``, 7 days). A retried delivery of a finished job is refused there, and the
-  ledger's ``done`` marker stops anything that slips past.
+  (set only if absent, 7 days). A retried delivery of a finished job is refused there, and
+  the ledger's ``done`` marker stops anything that slips past.
+
+No accepted job is ever referenced nowhere. saq's own recovery of a dead worker's job (abort,
+wait, retry) passes through a window where saq holds it in no list, and a worker killed there
+would strand it. So the ``accepted`` marker is written together with an entry in Fusion's
+pending set (``pending.py``) leased for ``PENDING_LEASE_S`` (30 s), the keep-alive of the
+attempt running it extends the lease, ``done`` removes it, and every worker process reaps
+every ``reap_s`` (5 s): a job whose lease lapsed is offered to saq's ``enqueue`` again, which
+saq refuses while it still holds the key. A job saq lost runs again at most about 40 s after
+the last worker that touched it died (lease, reap period, saq's 5 s abort marker); after
+``max_reaps`` (3) such losses it is given up. Why not one atomic Lua "sweep and re-queue"
+instead: it would write saq's job records from our own script, copying saq's internals; the
+lease needs only saq's public ``enqueue`` and covers every window, known or not.
 
 SIGTERM: the saq worker stops taking jobs, gives running ones ``shutdown_grace_s`` (25 s:
 Heroku kills 30 s after SIGTERM) and then cancels them; a cancelled job is handed back to the
@@ -27,8 +39,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
@@ -39,9 +53,11 @@ from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context
 
+from fusion_engine.errors import UnavailableError
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.jobs.pending import PendingJobs
 from fusion_engine.jobs.worker import Worker
-from fusion_engine.keys import DEDUPE_TTL_S, SAQ_QUEUE_NAME, JobKeys
+from fusion_engine.keys import DEDUPE_TTL_S, PENDING_LEASE_S, SAQ_QUEUE_NAME, JobKeys
 from fusion_engine.redis_guard import REDIS_DOWN, redis_address, redis_unavailable
 
 __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
@@ -63,14 +79,21 @@ _background: set[asyncio.Task[None]] = set()
 """Give-ups that outlive the cancelled job task (a strong reference keeps them alive)."""
 
 
-async def _survive_cancel(work: Coroutine[Any, Any, None], *, wait_s: float) -> None:
-    """Run ``work`` (bounded by ``GIVE_UP_TIMEOUT_S``) in its own task, so a further cancel of
-    the caller (saq cancels a timed-out job again when it does not stop within its hard
-    deadline) cannot interrupt it; wait for it up to ``wait_s``. A cancel of the caller still
-    propagates: only the waiting stops."""
+def _spawn(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run ``work`` (bounded by ``GIVE_UP_TIMEOUT_S``) in a task of its own, which a cancel of
+    the caller cannot reach."""
     task = asyncio.create_task(_bounded(work))
     _background.add(task)
     task.add_done_callback(_background.discard)
+    return task
+
+
+async def _survive_cancel(work: Coroutine[Any, Any, None], *, wait_s: float) -> None:
+    """Run ``work`` in its own task (``_spawn``), so a further cancel of the caller (saq cancels
+    a timed-out job again when it does not stop within its hard deadline) cannot interrupt it;
+    wait for it up to ``wait_s``. A cancel of the caller still propagates: only the waiting
+    stops."""
+    task = _spawn(work)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), wait_s)
 
@@ -131,6 +154,9 @@ class _PatientRedisQueue(RedisQueue):
       when a worker starts with jobs waiting) aborts a healthy job and drops it from the
       active list, so if that worker then dies nobody ever re-runs it. Here such a job is
       swept only if a later sweep still finds it unmarked.
+    - saq's sweep lock lasts one sweep period, but sweeping a stuck job takes up to
+      ``abort_wait_s`` longer, so two sweepers could both retry it; here the lock is held
+      while each stuck job is handled.
     """
 
     _backoff_s = 0.0
@@ -139,9 +165,12 @@ class _PatientRedisQueue(RedisQueue):
     on_abandoned: Abandoned | None = None
     watch: _RedisWatch
     """Shared by every queue of one ``SaqJobQueue`` (set there)."""
+    abort_wait_s = 5.0
+    """How long a sweep waits for a live worker to stop a job it aborts (saq's default)."""
 
-    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
-        # saq's sweep, except for the ``unmarked`` rule (see the class docstring).
+    async def sweep(self, lock: int = 60, abort: float | None = None) -> list[str]:
+        # saq's sweep, except for the ``unmarked`` rule and the lock (see the class docstring).
+        wait_s = self.abort_wait_s if abort is None else abort
         if not await self.redis.set(self._sweep, 1, nx=True, ex=lock):
             return []
         ids = await self.redis.lrange(self._active, 0, -1)
@@ -166,9 +195,12 @@ class _PatientRedisQueue(RedisQueue):
                 continue
             swept.append(job.key)
             log.info("sweeping a stuck job", job=job.key, status=job.status.value)
+            # Hold the sweep lock while this job is handled: a second sweeper retrying the
+            # same job would put it in the active list twice (two live attempts).
+            await self.redis.expire(self._sweep, lock + math.ceil(wait_s) + 1)
             await self.abort(job, error=self.swept_error_message)
             with contextlib.suppress(asyncio.TimeoutError):
-                await job.refresh(abort)
+                await job.refresh(wait_s)
             if job.retryable:
                 await self.retry(job, error=self.swept_error_message)
             else:
@@ -227,12 +259,20 @@ class _SaqWorker(SaqWorker[Context]):
 
 
 class SaqJobRunner:
-    """The saq workers of one ``Worker``: one per platform it can answer. ``start`` runs until
-    ``stop``: stop taking jobs, let running ones finish within the grace period, then cancel
-    and hand the rest back to the queue."""
+    """The saq workers of one ``Worker`` (one per platform it can answer) and the reaper of the
+    pending set (``pending.py``). ``start`` runs until ``stop``: stop taking jobs, let running
+    ones finish within the grace period, then cancel and hand the rest back to the queue."""
 
-    def __init__(self, workers: list[_SaqWorker]) -> None:
+    def __init__(
+        self,
+        reap: Callable[[], Awaitable[object]],
+        reap_s: float,
+        workers: list[_SaqWorker],
+    ) -> None:
         self.workers = workers
+        self._reap = reap
+        self._reap_s = reap_s
+        self._stopping = asyncio.Event()
 
     async def start(self, *, handle_signals: bool = False) -> None:
         """Run until ``stop``; with ``handle_signals``, SIGTERM and SIGINT call ``stop`` (for a
@@ -242,9 +282,13 @@ class SaqJobRunner:
         if handle_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, lambda: stopping.add(loop.create_task(self.stop())))
+        reaper = asyncio.create_task(self._reap_until_stopped())
         try:
             await asyncio.gather(*(w.start() for w in self.workers))
         finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
@@ -252,7 +296,24 @@ class SaqJobRunner:
                 await asyncio.gather(*stopping)
 
     async def stop(self) -> None:
+        self._stopping.set()
         await asyncio.gather(*(w.stop() for w in self.workers))
+
+    def _watch_lost(self, exc: BaseException) -> None:
+        """Report an outage the reaper met the way the queues do: one warning, no traceback."""
+        for worker in self.workers[:1]:
+            worker.queue.watch.lost(exc)  # type: ignore[attr-defined]
+
+    async def _reap_until_stopped(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._reap()
+            except (UnavailableError, *_REDIS_DOWN) as exc:  # the next period tries again
+                self._watch_lost(exc.__cause__ or exc)
+            except Exception:
+                log.warning("reaping lost jobs failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._reap_s)
 
 
 class SaqJobQueue:
@@ -274,8 +335,14 @@ class SaqJobQueue:
         retry_delay_s: float = 1.0,
         ttl_s: int = 3600,
         dedupe_ttl_s: int = DEDUPE_TTL_S,
+        pending_lease_s: float = PENDING_LEASE_S,
+        max_reaps: int = 3,
+        park_s: float = 3600.0,
     ) -> None:
         self._redis = redis
+        self.pending = PendingJobs(redis, lease_s=pending_lease_s, dedupe_ttl_s=dedupe_ttl_s)
+        self._max_reaps = max_reaps
+        self._park_s = park_s
         self.queues: dict[str, _PatientRedisQueue] = {
             platform: _PatientRedisQueue(redis, name=f"{name}:{platform}") for platform in PLATFORMS
         }
@@ -290,7 +357,6 @@ class SaqJobQueue:
             "retry_backoff": 10.0,
             "ttl": ttl_s,
         }
-        self._dedupe_ttl_s = dedupe_ttl_s
 
     async def connect(self) -> None:
         for queue in self.queues.values():
@@ -302,19 +368,66 @@ class SaqJobQueue:
                 await queue.disconnect()
 
     async def enqueue(self, job: FusionJob) -> bool:
-        accepted = JobKeys(job.key).accepted
-        with redis_unavailable():
-            if not await self._redis.set(accepted, 1, nx=True, ex=self._dedupe_ttl_s):
-                return False
-            try:
-                queued = await self.queues[job.reply.platform].enqueue(
-                    JOB_FUNCTION, key=job.key, job=job.model_dump(mode="json"), **self._job_options
-                )
-            except BaseException:
-                # Not queued after all: forget the marker so a retried delivery can queue it.
-                await self._redis.delete(accepted)
-                raise
+        if not await self.pending.accept(job):
+            return False
+        try:
+            with redis_unavailable():
+                queued = await self._offer(job)
+        except BaseException:
+            # Not queued after all: forget it, so a retried delivery can queue it.
+            with contextlib.suppress(Exception):
+                await self.pending.forget(job.key)
+            raise
         return queued is not None
+
+    async def _offer(self, job: FusionJob, **options: Any) -> Job | None:
+        """saq's ``enqueue`` under the job's key: None when saq still holds that key."""
+        return await self.queues[job.reply.platform].enqueue(
+            JOB_FUNCTION,
+            key=job.key,
+            job=job.model_dump(mode="json"),
+            **{**self._job_options, **options},
+        )
+
+    async def reap(self, worker: Worker) -> list[str]:
+        """Queue again the pending jobs saq lost (see ``pending.py``); returns their keys.
+
+        A job reaped ``max_reaps`` times keeps killing its workers (or meets a recovery that
+        keeps dying): it is given up instead — spend settled, user told, marked done — by a
+        process that can answer its platform. It is first parked in saq (queued to run only
+        after ``park_s``), which both proves saq had lost it and stops any worker running it
+        while ``give_up`` works; once done, the parked copy finds the ``done`` marker."""
+        requeued: list[str] = []
+        for key in await self.pending.claim():
+            try:
+                if await self._reap_one(key, worker):
+                    requeued.append(key)
+            except Exception:  # one bad entry must not hold up the others
+                log.warning("could not reap a pending job", job=key, exc_info=True)
+        return requeued
+
+    async def _reap_one(self, key: str, worker: Worker) -> bool:
+        if await worker.ledger.is_done(key):
+            await self.pending.drop(key)
+            return False
+        record = await self.pending.get(key)
+        if record is None:
+            log.error("a pending job's record is gone; dropping it", job=key)
+            await self.pending.drop(key)
+            return False
+        job, reaps = record
+        poison = reaps >= self._max_reaps
+        if poison and job.reply.platform not in worker.platforms:
+            return False  # left for a process that can tell its user
+        parked = {"scheduled": int(time.time() + self._park_s)} if poison else {}
+        if await self._offer(job, **parked) is None:
+            return False  # saq still holds it (queued, running or being aborted)
+        if poison:
+            _spawn(worker.give_up(job, RuntimeError(f"lost by the queue {reaps} times")))
+            return False
+        await self.pending.reaped(key)
+        log.warning("re-queued a job the queue had lost", job=key, reaps=reaps + 1)
+        return True
 
     async def seen(self, key: str) -> bool:
         """True when ``key`` was already accepted (a retried delivery)."""
@@ -328,14 +441,20 @@ class SaqJobQueue:
         concurrency: int = 8,
         shutdown_grace_s: int = 25,
         sweep_s: int = 5,
+        reap_s: float = 5.0,
     ) -> SaqJobRunner:
         """Runners for ``worker``'s platforms. ``await r.start()``; ``await r.stop()``."""
         cancel_deadline_s = 2.0
 
         async def run(ctx: Context, *, job: dict[str, Any]) -> None:
             saq_job = ctx.get("job")
-            heartbeat = saq_job.update if saq_job is not None else None
             fusion_job = FusionJob.model_validate(job)
+
+            async def heartbeat() -> None:
+                if saq_job is not None:
+                    await saq_job.update()  # saq's: not stuck, so not swept
+                await self.pending.extend(fusion_job.key)  # ours: not lost, so not reaped
+
             last = saq_job is not None and not saq_job.retryable
             try:
                 await worker.run_job(fusion_job, heartbeat=heartbeat)
@@ -362,6 +481,8 @@ class SaqJobQueue:
                 self.queues[platform].on_abandoned = abandoned
 
         return SaqJobRunner(
+            lambda: self.reap(worker),
+            reap_s,
             [
                 _SaqWorker(
                     self.queues[platform],
@@ -374,5 +495,5 @@ class SaqJobQueue:
                 )
                 for platform in worker.platforms
                 if platform in self.queues
-            ]
+            ],
         )

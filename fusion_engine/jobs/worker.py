@@ -7,6 +7,7 @@ and the budget store's idempotent settle make every effect happen once. One atte
 1. ``done`` marker set → return (a re-delivery after everything happened).
 2. Take the job's run lock (short TTL, renewed; wait up to one TTL for a dead holder's lock
    to lapse) or raise ``JobBusy`` so the queue retries later: two live attempts never race.
+   Then check ``done`` again: the holder we waited for may have finished the job.
 3. Reserve, under the job key, what earlier attempts spent plus the quote: a lease renewal
    while the hold from submit is live and nothing was spent yet, a grown hold after a crashed
    attempt spent some, a fresh hold (checked against the limits) if it lapsed while the job
@@ -23,13 +24,14 @@ Crash cases (the worker process dies at…):
 
 - after reserve, before run: nothing was spent or delivered. The hold lapses with its lease;
   the re-run reserves again and runs.
-- during the run: the heartbeat stops, the sweeper re-queues the job, another worker runs it
-  again and re-calls the models. That cost is real: each attempt recorded what it had spent
-  (panel answers as they finished), and settle charges the sum, so nothing known is lost
-  and the job key is still charged once. The re-run first grows the hold by what was spent,
-  so the sum stays within the limits; if the budget refuses, the user is told and charged
-  only the earlier spend. (A call in flight at the moment of death is not counted: its cost
-  was never reported to us.)
+- during the run: the heartbeat stops, the sweeper re-queues the job (or, if the sweeping
+  worker dies too, the job's pending lease lapses and a reaper re-queues it: ``pending.py``),
+  another worker runs it again and re-calls the models. That cost is real: each attempt
+  recorded what it had spent (panel answers as they finished), and settle charges the sum, so
+  nothing known is lost and the job key is still charged once. The re-run first grows the hold
+  by what was spent, so the sum stays within the limits; if the budget refuses, the user is
+  told and charged only the earlier spend. (A call in flight at the moment of death is not
+  counted: its cost was never reported to us.)
 - after the run, before settle: the outcome is saved, so the re-run settles and delivers it
   without calling any model again.
 - after settle, before delivering: settle is idempotent (False the second time); the re-run
@@ -179,6 +181,9 @@ class Worker:
             raise JobBusy(job.key)
         keepalive = asyncio.create_task(self._keep_alive(job, token, heartbeat, bound))
         try:
+            if await self.ledger.is_done(job.key):  # the attempt we waited for finished it
+                metrics.JOB_EVENTS.labels("skipped_done").inc()
+                return
             saved = await self.ledger.outcome(job.key)
             if saved is not None:
                 metrics.JOB_EVENTS.labels("redelivered").inc()
@@ -205,16 +210,26 @@ class Worker:
     async def give_up(self, job: FusionJob, error: BaseException) -> None:
         """The queue will not retry ``job`` again: tell the user, charge what was spent.
 
-        Best effort (Redis or the chat may be what keeps failing); never raises."""
+        Takes the job's run lock first (waiting, like ``run_job``, for a dead holder's to
+        lapse): if a live attempt still holds it, that attempt answers and this gives up on
+        nothing. Best effort (Redis or the chat may be what keeps failing); never raises."""
         bound = log.bind(job=job.key, tenant=job.reply.tenant, platform=job.reply.platform)
         bound.error("giving up on a job", error=type(error).__name__)
         metrics.FAILURES.labels("gave_up").inc()
+        token = uuid.uuid4().hex
         try:
-            if await self.ledger.is_done(job.key):
+            if not await self._take_lock(job.key, token):
+                bound.warning("a live attempt holds the job; leaving it the answer")
                 return
-            await self._budgets.settle(job.reply.tenant, job.key, await self.ledger.spent(job.key))
-            await self._responder(job).on_error(job, FusionError(GAVE_UP_MESSAGE))
-            await self.ledger.mark_done(job.key)
+            try:
+                if await self.ledger.is_done(job.key):
+                    return
+                spent = await self.ledger.spent(job.key)
+                await self._budgets.settle(job.reply.tenant, job.key, spent)
+                await self._responder(job).on_error(job, FusionError(GAVE_UP_MESSAGE))
+                await self.ledger.mark_done(job.key)
+            finally:
+                await self.ledger.release(job.key, token)
         except Exception:
             bound.warning("could not report the failed job", exc_info=True)
 

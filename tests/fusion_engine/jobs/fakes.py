@@ -62,10 +62,14 @@ class FakeEngine:
         fail_after_panel: FusionError | None = None,
         fail_in_writer: FusionError | None = None,
         quote_micros: int | None = None,
+        delay_s: float = 0.0,
     ) -> None:
-        self.client = FunctionModelClient(
-            lambda r: f"{r.model} says: Rayleigh scattering.", prices=PRICES
-        )
+        async def answer(r: ChatRequest) -> str:
+            if delay_s:
+                await asyncio.sleep(delay_s)  # a model's latency, so a crash can land mid-call
+            return f"{r.model} says: Rayleigh scattering."
+
+        self.client = FunctionModelClient(answer, prices=PRICES)
         self.gate = gate
         self.fail_after_panel = fail_after_panel
         self.fail_in_writer = fail_in_writer

@@ -45,7 +45,8 @@ async def test_redis_down_then_back(own_redis: EmbeddedRedis) -> None:
     await service.submit("Ev1", request(user="U1"), REPLY)
     await responder.finished.wait()
     spent = (await service.budget(REPLY.tenant)).daily_spent_micros
-    assert spent > 0
+    [(_, result, _)] = responder.results
+    assert spent == result.cost_micros
 
     own_redis.stop()
     for call in (

@@ -122,8 +122,9 @@ async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
     responder = RecordingResponder(fail_results=99)  # the chat keeps failing
     queue = SaqJobQueue(connect_redis(redis_server.url), retries=2, retry_delay_s=0.0)
     await queue.connect()
+    engine = FakeEngine()
     worker = Worker(
-        engine=FakeEngine(), budgets=budgets, responders={"discord": responder},
+        engine=engine, budgets=budgets, responders={"discord": responder},
         redis=connect_redis(redis_server.url),
     )  # fmt: skip
     runner = queue.worker(worker)
@@ -136,8 +137,9 @@ async def test_after_the_last_attempt_the_user_is_told_and_charged_once(
     [(key, error)] = responder.errors
     assert key == "Ev-doomed"
     assert error.user_message == GAVE_UP_MESSAGE
+    assert len(engine.completions) == 5  # one real run; the retry re-delivered its outcome
     status = await budgets.status("G1")
-    assert status.daily_spent_micros > 0  # the one real run, charged once
+    assert status.daily_spent_micros == sum(c.usage.cost_micros for c in engine.completions)
     assert status.held_micros == 0
 
 
@@ -174,8 +176,9 @@ async def test_a_last_attempt_that_times_out_is_charged_and_reported(
     budgets, responder = budgets_for(redis_server), RecordingResponder()
     queue = SaqJobQueue(connect_redis(redis_server.url), timeout_s=1, retries=2, retry_delay_s=0.0)
     await queue.connect()
+    engine = FakeEngine(gate=hang)
     worker = Worker(
-        engine=FakeEngine(gate=hang), budgets=budgets, responders={"discord": responder},
+        engine=engine, budgets=budgets, responders={"discord": responder},
         redis=connect_redis(redis_server.url),
     )  # fmt: skip
     runner = queue.worker(worker)
@@ -189,8 +192,9 @@ async def test_a_last_attempt_that_times_out_is_charged_and_reported(
     assert key == "Ev-slow"
     assert error.user_message == GAVE_UP_MESSAGE
     assert responder.results == []
+    assert len(engine.completions) == 6  # the panel, twice
     status = await budgets.status("G1")
-    assert status.daily_spent_micros > 0  # the panel answers of both attempts
+    assert status.daily_spent_micros == sum(c.usage.cost_micros for c in engine.completions)
     assert status.held_micros == 0
     assert await worker.ledger.is_done("Ev-slow")
 
@@ -226,3 +230,28 @@ async def test_the_sweeper_gives_up_on_a_stuck_last_attempt(
     status = await budgets.status("G1")
     assert status.daily_spent_micros == 70_000
     assert status.held_micros == 0
+
+
+async def test_a_sweep_holds_its_lock_while_it_handles_stuck_jobs(
+    parts: Callable[[], SaqJobQueue],
+) -> None:
+    """saq's sweep lock lasts one period, but each stuck job takes up to the abort wait; a
+    second sweeper starting meanwhile, from the same stale list, must not retry the jobs the
+    first has not reached yet (each would then run twice at once)."""
+    first, second = parts(), parts()
+    await first.connect()
+    await second.connect()
+    saq = first.queues["discord"]
+    for key in ("Ev-stuck-1", "Ev-stuck-2"):
+        stuck = job(key)
+        await saq.enqueue(
+            "fusion", key=stuck.key, job=stuck.model_dump(mode="json"), retries=3, heartbeat=1
+        )
+        dequeued = await saq.dequeue(timeout=1)
+        assert dequeued is not None
+        await dequeued.update(status=Status.ACTIVE, touched=0)  # its worker died long ago
+    sweeping = asyncio.create_task(saq.sweep(lock=1, abort=1.5))  # 1.5 s per job: none stops
+    await asyncio.sleep(1.2)  # the 1 s lock saq would have taken has lapsed by now
+    assert await second.queues["discord"].sweep(lock=1, abort=0.1) == []
+    assert await sweeping == ["Ev-stuck-1", "Ev-stuck-2"]
+    assert (await saq.count("queued"), await saq.count("active")) == (2, 0)

@@ -165,7 +165,9 @@ async def test_run_charged_refuses_over_budget_and_charges_partial_failures() ->
     failing = FakeEngine(fail_after_panel=quorum_error())
     with pytest.raises(QuorumError):
         await run_charged(budgets, failing, request(), tenant="t")
-    assert (await budgets.status("t")).daily_spent_micros > 0
+    panel = sum(c.usage.cost_micros for c in failing.completions)
+    assert len(failing.completions) == 3
+    assert (await budgets.status("t")).daily_spent_micros == panel
 
 
 async def test_run_charged_charges_what_a_failed_writer_billed() -> None:
