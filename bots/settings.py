@@ -7,16 +7,19 @@ Only ``bots/`` reads the environment; everything below receives typed values. Se
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio.connection import parse_url
 
+from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import ConfigError
 
-__all__ = ["LOG_LEVELS", "Settings", "secret_value"]
+__all__ = ["LOG_LEVELS", "PROVIDERS", "Settings", "load_pool_file", "secret_value"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PROVIDERS = ("openrouter", "openai")
 
 
 def secret_value(value: SecretStr | None) -> str | None:
@@ -28,8 +31,14 @@ def secret_value(value: SecretStr | None) -> str | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
+    provider: Literal["openrouter", "openai"] = Field(default="openrouter", alias="FUSION_PROVIDER")
+    """Which kind of endpoint answers (``bots.endpoint``): OpenRouter, or a plain
+    OpenAI-compatible server priced from the pool file's ``[prices]``."""
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    openai_api_key: SecretStr | None = None
+    """Optional: a local server may need no key."""
+    openai_base_url: str = "https://api.openai.com/v1"
     fusion_config: Path | None = None
     """Path of a TOML pool file; unset for the built-in pools."""
 
@@ -72,6 +81,15 @@ class Settings(BaseSettings):
             ) from None
         return url.strip()
 
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _provider(cls, name: object) -> object:
+        if not isinstance(name, str):
+            return name
+        if name.strip().lower() not in PROVIDERS:
+            raise ValueError(f"{name!r} is not a provider; use one of {', '.join(PROVIDERS)}")
+        return name.strip().lower()
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, level: str) -> str:
@@ -80,15 +98,15 @@ class Settings(BaseSettings):
             raise ValueError(f"{level!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
         return name
 
-    def require_openrouter_key(self) -> SecretStr:
-        """The model API key, or a ``ConfigError`` that says how to set it.
 
-        A local OpenAI-compatible endpoint (vLLM, Ollama) may not need a key; point
-        ``OPENROUTER_BASE_URL`` at it and set ``OPENROUTER_API_KEY`` to any placeholder."""
-        if self.openrouter_api_key is None or not self.openrouter_api_key.get_secret_value():
+def load_pool_file(settings: Settings) -> FusionConfig:
+    """The pool file ``FUSION_CONFIG`` names (the built-in pools when unset); a file that
+    cannot be read says which variable pointed at it."""
+    try:
+        return load_config(settings.fusion_config)
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, OSError | UnicodeDecodeError):
             raise ConfigError(
-                "OPENROUTER_API_KEY is not set. Create a key at https://openrouter.ai/keys and "
-                "run `export OPENROUTER_API_KEY=sk-or-...` (or put it in a .env file). For a "
-                "local OpenAI-compatible server set OPENROUTER_BASE_URL and any placeholder key."
-            )
-        return self.openrouter_api_key
+                f"{exc} Point FUSION_CONFIG at another file, or unset it to use the built-in pools."
+            ) from exc.__cause__
+        raise

@@ -18,14 +18,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from bots.settings import Settings
-from fusion_engine.config import FusionConfig, load_config
+from bots.endpoint import model_endpoint
+from bots.settings import Settings, load_pool_file
+from fusion_engine.config import FusionConfig
 from fusion_engine.engine import FusionEngine
 from fusion_engine.http import new_http_client, raise_open_files_limit
 from fusion_engine.llm.base import ModelClient, PriceSource
-from fusion_engine.llm.openai_compat import OpenAICompatClient
-from fusion_engine.llm.pricing import ModelsPriceSource
-from fusion_engine.llm.retry import RetryingClient
 
 __all__ = ["GC_THRESHOLDS", "Runtime", "tune_gc_for_serving"]
 
@@ -58,7 +56,8 @@ class Runtime:
     config: FusionConfig
     http: httpx.AsyncClient
     client: ModelClient
-    """The model client every stage calls: retries around the OpenAI-compatible client."""
+    """The model client every stage calls: retries around the OpenAI-compatible client with
+    the provider ``FUSION_PROVIDER`` chose (``bots.endpoint``)."""
     prices: PriceSource
     engine: FusionEngine
 
@@ -74,23 +73,22 @@ class Runtime:
         """Open the process resources.
 
         Raises ``ConfigError`` (how to fix it in the message) when the API key is missing or
-        the pool file is wrong, before anything is opened. ``config`` skips loading the pool
+        the pool file is wrong (or has prices the provider does not use), before anything is
+        opened. ``config`` skips loading the pool
         file again when the caller already has it; ``http`` lends an existing client (the
         caller keeps ownership of it).
         """
-        api_key = settings.require_openrouter_key().get_secret_value()
         if config is None:
-            config = load_config(settings.fusion_config)
+            config = load_pool_file(settings)
+        endpoint = model_endpoint(settings, config)
         async with AsyncExitStack() as stack:
             if http is None:
                 raise_open_files_limit()  # so the pool can hold its default 4,096 connections
                 http = await stack.enter_async_context(new_http_client())
-            base_url = settings.openrouter_base_url
-            client = RetryingClient(OpenAICompatClient(http, base_url=base_url, api_key=api_key))
-            prices = ModelsPriceSource(http, base_url=base_url, api_key=api_key)
+            client = endpoint.client(http)
             # Closed before the http client (the stack unwinds in reverse): a background price
             # refresh must not outlive the client it uses.
-            stack.push_async_callback(prices.aclose)
+            prices = await stack.enter_async_context(endpoint.prices(http))
             yield cls(
                 settings=settings,
                 config=config,

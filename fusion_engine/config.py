@@ -1,7 +1,8 @@
-"""The pool file: pools, the default pool, and budget defaults, loaded from TOML.
+"""The pool file: pools, the default pool, budget defaults and a price table, loaded from TOML.
 
-The core never reads the environment: a process passes the path it got from its settings
-(``FUSION_CONFIG``), or ``None`` for the built-in defaults shipped beside this module.
+The core never reads the environment: a process passes the path it got from its settings, or
+``None`` for the built-in defaults shipped beside this module. Messages here name the file and
+the key at fault, never a setting: the process adds how its settings point at the file.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from pydantic import (
 )
 
 from fusion_engine.errors import ConfigError, InputError
-from fusion_engine.money import MAX_LIMIT_USD
+from fusion_engine.llm.base import ModelPrice
+from fusion_engine.money import MAX_LIMIT_USD, usd_to_micros
 from fusion_engine.pools import MAX_PANEL, MIN_PANEL, PoolSpec
 
-__all__ = ["BudgetDefaults", "FusionConfig", "describe_problems", "load_config"]
+__all__ = ["BudgetDefaults", "FusionConfig", "TablePrice", "describe_problems", "load_config"]
+
+MAX_PRICE_USD_PER_MTOK = 10_000
+"""Far above any listed model (the dearest cost hundreds of dollars a million tokens); a larger
+number is a typo (a price per token written as per million, or a missing decimal point)."""
 
 
 class BudgetDefaults(BaseModel):
@@ -53,12 +59,46 @@ class BudgetDefaults(BaseModel):
         return value
 
 
+class TablePrice(BaseModel):
+    """One model's price in the pool file's ``[prices]`` table, in USD per million tokens:
+    ``"my/model" = { prompt = 0.15, completion = 0.60 }``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    prompt: float = Field(ge=0, le=MAX_PRICE_USD_PER_MTOK)
+    completion: float = Field(ge=0, le=MAX_PRICE_USD_PER_MTOK)
+
+    def model_price(self) -> ModelPrice:
+        """In integer micro-dollars per million tokens (rounded up), parsed from the decimal
+        text so ``0.15`` is exactly ``150_000``."""
+        return ModelPrice(
+            prompt_per_mtok=usd_to_micros(self.prompt),
+            completion_per_mtok=usd_to_micros(self.completion),
+        )
+
+
 class FusionConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     default_pool: str
     pools: dict[str, PoolSpec]
     budgets: BudgetDefaults = BudgetDefaults()
+    prices: dict[str, TablePrice] = {}
+    """Prices for a plain OpenAI-compatible server (slug → USD per million tokens), which lists
+    none itself. A model missing here is unpriced (the quote lists it and charges the
+    conservative allowance)."""
+
+    @field_validator("prices")
+    @classmethod
+    def _price_slugs(cls, prices: dict[str, TablePrice]) -> dict[str, TablePrice]:
+        for slug in prices:
+            if not slug or any(c.isspace() for c in slug):
+                raise ValueError(f"has {slug!r}, which is not a model slug (like 'org/model')")
+        return prices
+
+    def price_table(self) -> dict[str, ModelPrice]:
+        """``prices`` in the engine's units, for a ``StaticPrices`` source."""
+        return {slug: price.model_price() for slug, price in self.prices.items()}
 
     @model_validator(mode="before")
     @classmethod
@@ -135,14 +175,11 @@ def load_config(path: Path | None = None) -> FusionConfig:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(
-                f"Cannot read the pool file {path} ({exc.strerror}). Set FUSION_CONFIG to an "
-                "existing TOML file, or unset it to use the built-in pools."
-            ) from exc
+            raise ConfigError(f"Cannot read the pool file {path} ({exc.strerror}).") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(
                 f"The pool file {path} is not UTF-8 text (byte {exc.start} cannot be read). "
-                "Save it as UTF-8 (TOML requires it), or point FUSION_CONFIG at another file."
+                "Save it as UTF-8 (TOML requires it)."
             ) from exc
         source = str(path)
     try:

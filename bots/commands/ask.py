@@ -24,13 +24,14 @@ from typer._click.core import Context
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand
 
+from bots.endpoint import model_endpoint
 from bots.redis_runtime import open_redis
-from bots.settings import Settings
+from bots.settings import Settings, load_pool_file
 from bots.terminal import ProgressView, make_console, render_result
 from bots.wiring import Runtime
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import FusionConfig, describe_problems, load_config
+from fusion_engine.config import FusionConfig, describe_problems
 from fusion_engine.errors import ConfigError, FusionError, InputError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.money import format_usd
@@ -202,11 +203,11 @@ def ask(
     with cli_errors():
         text = validate_question(_read_question(question))
         settings = load_settings()
-        config = load_config(settings.fusion_config)
+        config = load_pool_file(settings)
         request = build_request(
             config, text, pool=pool, models=models, judge=judge, writer=writer, tenant=tenant
         )
-        settings.require_openrouter_key()
+        model_endpoint(settings, config)  # a missing key fails before any model is called
         asyncio.run(_fuse(settings, config, request, as_json=as_json, tenant=tenant))
 
 

@@ -16,9 +16,9 @@ import typer
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
 from bots.redis_runtime import open_redis
+from bots.settings import load_pool_file
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import load_config
 from fusion_engine.errors import InputError
 from fusion_engine.money import MICROS_PER_USD, format_usd, limit_to_micros
 
@@ -38,7 +38,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text
 def _run(action: Callable[[RedisBudgetStore], Awaitable[T]]) -> T:
     """Open Redis and the budget store for one command, run ``action``, close everything."""
     settings = load_settings()
-    config = load_config(settings.fusion_config)
+    config = load_pool_file(settings)
 
     async def go() -> T:
         async with open_redis(settings) as rt:

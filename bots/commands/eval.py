@@ -23,10 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.settings import Settings
+from bots.endpoint import model_endpoint
+from bots.settings import Settings, load_pool_file
 from bots.terminal import make_console, safe_text
 from bots.wiring import Runtime
-from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.config import FusionConfig
 from fusion_engine.errors import InputError
 from fusion_engine.eval import (
     EvalPlan,
@@ -217,13 +218,13 @@ def eval_command(
     """Measure whether the fused answer beats each panel model's own answer."""
     with cli_errors():
         settings = load_settings()
-        config = load_config(settings.fusion_config)
+        config = load_pool_file(settings)
         plan = build_plan(
             config, pool=pool, models=models, judges=judges, max_usd=max_usd, parallel=parallel
         )
         items = load_questions(questions)[:limit]
         out_dir = out or _default_out(plan.pool)
-        settings.require_openrouter_key()
+        model_endpoint(settings, config)
         try:
             asyncio.run(_evaluate(settings, config, plan, items, out_dir))
         except KeyboardInterrupt:

@@ -20,10 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.settings import Settings
+from bots.settings import Settings, load_pool_file
 from bots.terminal import make_console
 from bots.wiring import Runtime
-from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.config import FusionConfig
 from fusion_engine.errors import ConfigError, UnavailableError
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
@@ -77,7 +77,7 @@ def pools(
     """List the pools (default marked), their models and knobs, and a typical question's cost."""
     with cli_errors():
         settings = load_settings()
-        config = load_config(settings.fusion_config)
+        config = load_pool_file(settings)
         quotes: dict[str, Quote] = {}
         try:
             quotes = asyncio.run(_quotes(settings, config))

@@ -1,9 +1,12 @@
-"""Private wire models for the OpenAI-compatible chat API (OpenRouter's dialect).
+"""Private wire models for the OpenAI-compatible chat API, with the fields OpenRouter adds.
 
 Vendor JSON is parsed into these and translated into the domain types in ``base.py`` inside
-``openai_compat.py``/``pricing.py``; nothing outside the ``llm`` package imports them. They are
-lenient on purpose (unknown fields ignored, most fields optional) because OpenAI-compatible
-servers differ in what they leave out, and strict where a wrong type would mean a wrong answer.
+``openai_compat.py``/``providers.py``/``pricing.py``; nothing outside the ``llm`` package imports
+them. OpenRouter's additions (``usage.cost``, error ``metadata``, ``/models`` pricing) are parsed
+by every client, harmlessly absent elsewhere, and only ``OpenRouterProvider`` reads ``cost``.
+They are lenient on purpose (unknown fields ignored, most fields optional) because
+OpenAI-compatible servers differ in what they leave out, and strict where a wrong type would
+mean a wrong answer.
 """
 
 from __future__ import annotations

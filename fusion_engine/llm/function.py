@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from fusion_engine.errors import ModelOutputError
-from fusion_engine.llm.base import ChatRequest, Completion, ModelPrice, TextSink, Usage
+from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
+from fusion_engine.llm.pricing import StaticPrices
 from fusion_engine.money import cost_micros
 from fusion_engine.tokens import OutputCap
 
@@ -80,13 +81,3 @@ class FunctionModelClient:
             for i in range(0, len(text), self._chunk_chars):
                 await on_text(text[i : i + self._chunk_chars])
         return completion.model_copy(update={"latency_s": time.monotonic() - started})
-
-
-class StaticPrices:
-    """A ``PriceSource`` from a fixed mapping."""
-
-    def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
-        self.prices = dict(prices)
-
-    async def price(self, model: str) -> ModelPrice | None:
-        return self.prices.get(model)

@@ -1,4 +1,9 @@
-"""``OpenAICompatClient``: the ``ModelClient`` for OpenRouter and any OpenAI-compatible endpoint.
+"""``OpenAICompatClient``: the ``ModelClient`` for any OpenAI-compatible endpoint.
+
+This module is the OpenAI chat-completions wire format only. What one endpoint adds to it
+(OpenRouter's attribution headers and reported cost, a plain server's price table) is the
+``Provider`` the client is given (``providers.py``); OpenRouter, the default endpoint, is the
+default provider.
 
 Every call is streamed (``stream: true`` with ``stream_options.include_usage``), whether or not
 the caller wants the text as it arrives: a stream shows progress to the endpoint's proxies, lets
@@ -7,13 +12,14 @@ endpoint that ignores ``stream`` and answers with one JSON body is handled too.
 
 How the wire maps onto the domain:
 
-- SSE framing is parsed by ``_sse.sse_data`` on raw bytes: comment lines
-  (``: OPENROUTER PROCESSING``) are skipped, ``data: [DONE]`` ends the stream.
-- A chunk with an ``error`` object under HTTP 200 (OpenRouter's mid-stream failure), or
-  ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502 when the code
-  is not an HTTP status).
-- ``usage.cost`` (USD) becomes ``cost_micros`` with source ``"reported"``; without it the cost is
-  0 with source ``"unknown"`` and the caller prices it (``pricing.price_usage``).
+- SSE framing is parsed by ``_sse.sse_data`` on raw bytes: comment lines (keep-alives such as
+  OpenRouter's ``: OPENROUTER PROCESSING``) are skipped, ``data: [DONE]`` ends the stream.
+- A chunk with an ``error`` object under HTTP 200 (how OpenRouter and vLLM report a mid-stream
+  failure), or ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502
+  when the code is not an HTTP status).
+- The last chunk's ``usage`` becomes the ``Usage`` through ``Provider.usage``: tokens, and the
+  cost when the provider reports one (source ``"reported"``); otherwise the cost is 0 with
+  source ``"unknown"`` and the caller prices it (``pricing.price_usage``).
 - The ``model`` field becomes ``Completion.served_by``.
 - Reasoning models sometimes put the whole answer in ``reasoning`` and leave ``content`` empty
   (typically when ``max_tokens`` runs out mid-thought). Then the reasoning is used as the answer
@@ -37,7 +43,8 @@ How the wire maps onto the domain:
   ``ModelTimeout``, an empty or unparseable answer → ``ModelOutputError`` (an empty one carries
   the usage the endpoint reported: it was still billed). No message ever contains the API key
   or the request headers, nor anything that looks like a key; a 401/403 says only that
-  authentication failed.
+  authentication failed (``AUTH_FAILED``, status 401/403): which setting holds the key is the
+  process's to say (``bots/``), not this module's.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,27 +78,32 @@ from fusion_engine.llm._wire import (
     WireUsage,
 )
 from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
-from fusion_engine.money import usd_to_micros
+from fusion_engine.llm.providers import OpenRouterProvider, Provider
 from fusion_engine.tokens import OutputCap, estimate_messages
 
-__all__ = ["OpenAICompatClient"]
+__all__ = ["AUTH_FAILED", "AUTH_STATUSES", "OpenAICompatClient"]
 
 _MAX_MESSAGE_CHARS = 300
 _UPSTREAM_ERROR_STATUS = 502
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_AUTH_STATUSES = frozenset({401, 403})
-_AUTH_FAILED = "authentication failed (check OPENROUTER_API_KEY)"
+AUTH_STATUSES = frozenset({401, 403})
+"""Statuses whose ``ModelHTTPError`` means the endpoint refused the key."""
+AUTH_FAILED = "authentication failed"
+"""The whole message of such an error: what the endpoint said is replaced (it may quote a key)."""
 _KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-…*.]{6,}")
 """An OpenAI-style key (``sk-…``, ``sk-or-v1-…``, ``sk-proj-…``), whole or masked."""
 _BEARER = re.compile(r"\bBearer\s+\S+", re.IGNORECASE)
+
+UsageReader = Callable[[WireUsage], Usage]
 
 
 class OpenAICompatClient:
     """One chat call to an OpenAI-compatible ``/chat/completions`` endpoint.
 
     ``http`` is the process's shared client (``fusion_engine.http.new_http_client``); this class
-    never opens or closes it. ``app_name``/``app_url`` are sent as OpenRouter's app attribution
-    headers (``X-Title``/``HTTP-Referer``); other endpoints ignore them.
+    never opens or closes it. ``provider`` adds the endpoint's specifics (headers, reported
+    cost); ``None`` is OpenRouter's, with its default attribution. An empty ``api_key`` sends no
+    ``Authorization`` header (a local server that needs none).
     """
 
     def __init__(
@@ -100,10 +112,10 @@ class OpenAICompatClient:
         *,
         base_url: str,
         api_key: str,
-        app_name: str = "Fusion",
-        app_url: str | None = None,
+        provider: Provider | None = None,
     ) -> None:
         self._http = http
+        self._provider = provider if provider is not None else OpenRouterProvider()
         self._url = httpx.URL(base_url.rstrip("/") + "/chat/completions")
         self._api_key = api_key
         # Everything about the request but its body is fixed, so it is built once: the client's
@@ -111,21 +123,15 @@ class OpenAICompatClient:
         # ``httpx.Request`` directly and ``send``s it, skipping ``AsyncClient.build_request``'s
         # per-call merging (~0.3 ms a call, measurable in the 500-fusion benchmark).
         headers = httpx.Headers(http.headers)
-        headers.update(
-            {
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "text/event-stream",
-                "Content-Type": "application/json",
-                "X-Title": app_name,
-            }
-        )
-        if app_url:
-            headers["HTTP-Referer"] = app_url
+        headers.update(self._provider.headers())
+        headers.update({"Accept": "text/event-stream", "Content-Type": "application/json"})
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._headers = headers
         self._extensions = {"timeout": http.timeout.as_dict()}
 
     def __repr__(self) -> str:
-        return f"OpenAICompatClient(url={str(self._url)!r})"
+        return f"OpenAICompatClient(url={str(self._url)!r}, provider={self._provider!r})"
 
     async def complete(self, request: ChatRequest, on_text: TextSink | None = None) -> Completion:
         """Run ``request`` within ``request.timeout_s`` (the whole call, streaming included)."""
@@ -137,7 +143,9 @@ class OpenAICompatClient:
             raise ModelTimeout(
                 request.model, f"no complete answer within {request.timeout_s:g} s"
             ) from None
-        return answer.completion(request.model, latency_s=time.monotonic() - started)
+        return answer.completion(
+            request.model, self._provider.usage, latency_s=time.monotonic() - started
+        )
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -232,7 +240,7 @@ class OpenAICompatClient:
                     break
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
-        answer.check(model)
+        answer.check(model, self._provider.usage)
         if not answer.content.strip() and on_text is not None:
             await on_text(answer.text)
         return answer
@@ -261,7 +269,7 @@ class OpenAICompatClient:
         if answer.finish_reason == "error":
             raise ModelHTTPError(model, _UPSTREAM_ERROR_STATUS, "the answer ended in an error")
         answer.cap_text()
-        answer.check(model)
+        answer.check(model, self._provider.usage)
         return answer
 
     def _http_error(self, model: str, response: httpx.Response, raw: bytes) -> ModelHTTPError:
@@ -291,10 +299,10 @@ class OpenAICompatClient:
 
         Not only our own key: providers quote keys in their own words (OpenAI's masked
         ``Incorrect API key provided: sk-…abcd``, another key from a proxy, a ``Bearer`` header),
-        and these messages reach users as failure reasons. An authentication failure says what
-        to fix instead of what the provider said."""
-        if status in _AUTH_STATUSES:
-            return _AUTH_FAILED
+        and these messages reach users as failure reasons. An authentication failure says only
+        that (``AUTH_FAILED``) instead of what the provider said."""
+        if status in AUTH_STATUSES:
+            return AUTH_FAILED
         if self._api_key:
             message = message.replace(self._api_key, "***")
         message = _BEARER.sub("Bearer ***", message)
@@ -339,7 +347,7 @@ class _Answer:
                 self.finish_reason = "length"
         return delta
 
-    def check(self, model: str) -> None:
+    def check(self, model: str, read_usage: UsageReader) -> None:
         """Join the parts and refuse an empty answer (with its usage: it was still billed)."""
         if self._parts:
             self.content = "".join(self._parts)
@@ -347,7 +355,7 @@ class _Answer:
             self.reasoning = "".join(self._thoughts)
         if not self.text.strip():
             hint = " (max_tokens reached)" if self.finish_reason == "length" else ""
-            usage = None if self.usage is None else _usage(self.usage)
+            usage = None if self.usage is None else read_usage(self.usage)
             raise ModelOutputError(model, f"empty answer{hint}", usage=usage)
 
     def cap_text(self) -> None:
@@ -364,29 +372,16 @@ class _Answer:
     def text(self) -> str:
         return self.content if self.content.strip() else self.reasoning
 
-    def completion(self, model: str, *, latency_s: float) -> Completion:
+    def completion(self, model: str, read_usage: UsageReader, *, latency_s: float) -> Completion:
         return Completion(
             model=model,
             served_by=self.served_by,
             text=self.text,
-            usage=_usage(self.usage),
+            usage=Usage() if self.usage is None else read_usage(self.usage),
             finish_reason=self.finish_reason,
             truncated=self.truncated,
             latency_s=latency_s,
         )
-
-
-def _usage(wire: WireUsage | None) -> Usage:
-    if wire is None:
-        return Usage()
-    usage = Usage(prompt_tokens=wire.prompt_tokens, completion_tokens=wire.completion_tokens)
-    if wire.cost is None:
-        return usage
-    try:
-        micros = usd_to_micros(wire.cost)
-    except ValueError:  # negative or non-finite: better unknown (and priced) than wrong
-        return usage
-    return usage.model_copy(update={"cost_micros": micros, "cost_source": "reported"})
 
 
 def _error_message(error: WireError) -> str:

@@ -1,4 +1,7 @@
-"""Model prices from the endpoint's ``GET /models``, cached, and pricing a call's usage with them.
+"""Where prices come from, and pricing a call's usage with them.
+
+Two sources: ``ModelsPriceSource``, OpenRouter's ``GET /models`` list (the OpenRouter
+provider's), and ``StaticPrices``, a fixed table (a plain server's, from the pool file).
 
 OpenRouter lists each model's price as decimal strings of USD per token (``"0.000003"``). They
 are parsed with ``Decimal`` into integer micro-dollars per million tokens (``3_000_000``), so no
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 import httpx
@@ -35,6 +38,7 @@ __all__ = [
     "UNPRICED_PRICE",
     "UNPRICED_PROMPT_MICROS_PER_MTOK",
     "ModelsPriceSource",
+    "StaticPrices",
     "parse_price_per_token",
     "price_usage",
     "tokens_cost",
@@ -184,6 +188,20 @@ class ModelsPriceSource:
             return
         self._prices = {m.id: _model_price(m) for m in listing.data}
         self._next_fetch_at = self._clock() + self._ttl_s
+
+
+class StaticPrices:
+    """A ``PriceSource`` from a fixed mapping: a plain server's price table (the pool file's
+    ``[prices]``), or a test's."""
+
+    def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
+        self.prices = dict(prices)
+
+    def __repr__(self) -> str:
+        return f"StaticPrices({len(self.prices)} models)"
+
+    async def price(self, model: str) -> ModelPrice | None:
+        return self.prices.get(model)
 
 
 async def price_usage(usage: Usage, model: str, prices: PriceSource) -> Usage:

@@ -55,9 +55,12 @@ def test_bad_files_say_what_to_fix(tmp_path: Path, text: str, fragment: str) -> 
         load_config(path)
 
 
-def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="FUSION_CONFIG"):
-        load_config(tmp_path / "missing.toml")
+def test_missing_file_names_the_file_not_a_setting(tmp_path: Path) -> None:
+    """Which variable points at the file is for the process to say (``bots/``)."""
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(missing)
+    assert str(caught.value) == f"Cannot read the pool file {missing} (No such file or directory)."
 
 
 def test_resolve_overrides() -> None:

@@ -10,6 +10,7 @@ import pytest
 from fusion_engine.http import new_http_client
 from fusion_engine.llm.base import ChatMessage, ChatRequest
 from fusion_engine.llm.openai_compat import OpenAICompatClient
+from fusion_engine.llm.providers import OpenRouterProvider
 from tests.fakes.model_server import FakeModelServer
 
 API_KEY = "sk-or-v1-secret-test-key-0123456789"
@@ -42,5 +43,8 @@ async def server() -> AsyncIterator[FakeModelServer]:
 @pytest.fixture
 def client(http: httpx.AsyncClient, server: FakeModelServer) -> OpenAICompatClient:
     return OpenAICompatClient(
-        http, base_url=server.base_url, api_key=API_KEY, app_url="https://fusion.example"
+        http,
+        base_url=server.base_url,
+        api_key=API_KEY,
+        provider=OpenRouterProvider(app_url="https://fusion.example"),
     )
