@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-FACES = ("fusion_engine", "fusion_engine.llm", "fusion_engine.eval")
+FACES = ("fusion_engine", "fusion_engine.llm", "fusion_eval")
 
 
 def _checked_imports(face: ModuleType) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """``fusion eval``: does the fused answer beat its own panel? Measured, with the method shown.
 
 Runs each question through the pool, then the self-preference and pairwise tests
-(``fusion_engine.eval``), and writes ``report.json``, ``report.md`` and ``win_rates.png`` to
+(``fusion_eval``), and writes ``report.json``, ``report.md`` and ``win_rates.png`` to
 ``--out``. Finished questions are cached there, so rerunning the same command after an
 interruption (or after ``--max-usd`` stopped it) continues where it stopped.
 
@@ -28,7 +28,9 @@ from bots.terminal import make_console, safe_text
 from bots.wiring import Runtime
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import InputError
-from fusion_engine.eval import (
+from fusion_engine.money import format_usd, usd_to_micros
+from fusion_engine.pools import PoolSpec
+from fusion_eval import (
     EvalPlan,
     EvalProgress,
     EvalQuestion,
@@ -40,8 +42,6 @@ from fusion_engine.eval import (
     run_eval,
     write_report,
 )
-from fusion_engine.money import format_usd, usd_to_micros
-from fusion_engine.pools import PoolSpec
 
 __all__ = ["EvalProgressView", "build_plan", "register"]
 

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusion_engine.eval.verdict import Outcome, ParsedVerdict
 from fusion_engine.result import FusionResult
+from fusion_eval.verdict import Outcome, ParsedVerdict
 
 __all__ = ["Comparison", "OrderVerdict", "QuestionRecord", "TestName", "word_count"]
 

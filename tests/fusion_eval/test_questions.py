@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fusion_engine.errors import InputError
-from fusion_engine.eval import load_questions, parse_questions
+from fusion_eval import load_questions, parse_questions
 
 
 def test_the_built_in_set_is_a_research_set_of_sensible_size() -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fusion_engine.eval.judging import JUDGE_MAX_TOKENS, PROMPT_VERSION
-from fusion_engine.eval.questions import EvalQuestion
-from fusion_engine.eval.records import QuestionRecord
 from fusion_engine.pools import PoolSpec
+from fusion_eval.judging import JUDGE_MAX_TOKENS, PROMPT_VERSION
+from fusion_eval.questions import EvalQuestion
+from fusion_eval.records import QuestionRecord
 
 __all__ = ["ResultCache", "cache_key"]
 

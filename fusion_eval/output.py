@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusion_engine.eval.report import EvalReport, render_markdown
+from fusion_eval.report import EvalReport, render_markdown
 
 __all__ = ["ReportFiles", "write_report"]
 
@@ -38,7 +38,7 @@ def write_report(report: EvalReport, out_dir: Path) -> ReportFiles:
     _write_text(files.json, report.model_dump_json(indent=2) + "\n")
     _write_text(files.markdown, render_markdown(report, chart_name=files.chart.name))
     # matplotlib takes seconds to import; only the report writer pays for it.
-    from fusion_engine.eval.chart import write_chart
+    from fusion_eval.chart import write_chart
 
     tmp_chart = write_chart(report, out_dir / f".{files.chart.name}.tmp.png")
     os.replace(tmp_chart, files.chart)

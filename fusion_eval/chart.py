@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from fusion_engine.eval.records import TestName
-from fusion_engine.eval.report import EvalReport
-from fusion_engine.eval.stats import RateSummary
+from fusion_eval.records import TestName
+from fusion_eval.report import EvalReport
+from fusion_eval.stats import RateSummary
 
 __all__ = ["write_chart"]
 

@@ -4,10 +4,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fusion_engine.eval import EvalPlan, EvalQuestion, build_report, run_eval, write_report
-from fusion_engine.eval.report import render_markdown
 from fusion_engine.llm.base import ChatRequest
 from fusion_engine.llm.function import FunctionModelClient
+from fusion_eval import EvalPlan, EvalQuestion, build_report, run_eval, write_report
+from fusion_eval.report import render_markdown
 
 from .helpers import JUDGES, POOL, PRICES, FakeFuser, answers_in, prefers
 

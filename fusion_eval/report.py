@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from fusion_engine.eval.records import Comparison, QuestionRecord, TestName, word_count
-from fusion_engine.eval.runner import EvalRun
-from fusion_engine.eval.stats import RateSummary, summarize
 from fusion_engine.money import format_usd
+from fusion_eval.records import Comparison, QuestionRecord, TestName, word_count
+from fusion_eval.runner import EvalRun
+from fusion_eval.stats import RateSummary, summarize
 
 __all__ = ["AnswerLength", "EvalReport", "EvalSection", "build_report", "render_markdown"]
 

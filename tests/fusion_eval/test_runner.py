@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from fusion_engine.errors import ModelHTTPError
-from fusion_engine.eval import EvalPlan, EvalProgress, EvalQuestion, default_judges, run_eval
-from fusion_engine.eval.runner import EvalRun
 from fusion_engine.llm.base import ChatRequest
 from fusion_engine.llm.function import FunctionModelClient, Responder
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, PanelFailure
+from fusion_eval import EvalPlan, EvalProgress, EvalQuestion, default_judges, run_eval
+from fusion_eval.runner import EvalRun
 
 from .helpers import JUDGES, POOL, PRICES, FakeFuser, always_first, answers_in, prefers
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusion_engine.eval.verdict import combine_orders, fused_outcome, parse_verdict
+from fusion_eval.verdict import combine_orders, fused_outcome, parse_verdict
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fusion_engine.eval import EvalPlan, EvalQuestion, run_eval
 from fusion_engine.http import new_http_client
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
+from fusion_eval import EvalPlan, EvalQuestion, run_eval
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 
 from .helpers import POOL, FakeFuser

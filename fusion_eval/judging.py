@@ -17,17 +17,17 @@ from string import Template
 from typing import Literal
 
 from fusion_engine.errors import ModelCallError, ModelHTTPError
-from fusion_engine.eval.budget import estimate_call_micros
-from fusion_engine.eval.records import Comparison, OrderVerdict, TestName, word_count
-from fusion_engine.eval.verdict import (
+from fusion_engine.llm.base import ChatMessage, ChatRequest, ModelClient, PriceSource
+from fusion_engine.llm.pricing import price_usage
+from fusion_eval.cost_cap import estimate_call_micros
+from fusion_eval.records import Comparison, OrderVerdict, TestName, word_count
+from fusion_eval.verdict import (
     VERDICT_SCHEMA,
     ParsedVerdict,
     combine_orders,
     fused_outcome,
     parse_verdict,
 )
-from fusion_engine.llm.base import ChatMessage, ChatRequest, ModelClient, PriceSource
-from fusion_engine.llm.pricing import price_usage
 
 __all__ = ["JUDGE_MAX_TOKENS", "PROMPT_VERSION", "PairJudge"]
 
@@ -41,7 +41,7 @@ _BAD_REQUEST = 400
 
 @cache
 def _prompt(name: str) -> str:
-    return resources.files("fusion_engine.eval").joinpath("prompts", name).read_text()
+    return resources.files("fusion_eval").joinpath("prompts", name).read_text()
 
 
 class PairJudge:

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from fusion_engine.eval.records import Comparison, OrderVerdict
-from fusion_engine.eval.stats import cluster_bootstrap, length_controlled, summarize, wilson
-from fusion_engine.eval.verdict import Outcome, ParsedVerdict
+from fusion_eval.records import Comparison, OrderVerdict
+from fusion_eval.stats import cluster_bootstrap, length_controlled, summarize, wilson
+from fusion_eval.verdict import Outcome, ParsedVerdict
 
 
 def comparison(

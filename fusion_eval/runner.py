@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from fusion_engine.errors import FusionError
-from fusion_engine.eval.budget import CostCap
-from fusion_engine.eval.cache import ResultCache, cache_key
-from fusion_engine.eval.judging import PairJudge
-from fusion_engine.eval.questions import EvalQuestion
-from fusion_engine.eval.records import Comparison, QuestionRecord, TestName
 from fusion_engine.llm.base import ModelClient, PriceSource
 from fusion_engine.money import format_usd
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, PanelAnswer, Quote
+from fusion_eval.cache import ResultCache, cache_key
+from fusion_eval.cost_cap import CostCap
+from fusion_eval.judging import PairJudge
+from fusion_eval.questions import EvalQuestion
+from fusion_eval.records import Comparison, QuestionRecord, TestName
 
 __all__ = [
     "EvalPlan",

@@ -75,7 +75,7 @@ def parse_questions(text: str, *, source: str) -> tuple[EvalQuestion, ...]:
 def load_questions(path: Path | None = None) -> tuple[EvalQuestion, ...]:
     """Questions from ``path`` (JSONL), or the built-in research set when ``path`` is ``None``."""
     if path is None:
-        text = resources.files("fusion_engine.eval").joinpath("questions.jsonl").read_text()
+        text = resources.files("fusion_eval").joinpath("questions.jsonl").read_text()
         return parse_questions(text, source="the built-in questions")
     try:
         text = path.read_text(encoding="utf-8")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from fusion_engine.eval.records import Comparison
+from fusion_eval.records import Comparison
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
