@@ -20,12 +20,12 @@ import httpx
 
 from bots.settings import Settings
 from fusion_engine.config import FusionConfig, load_config
-from fusion_engine.engine import FusionEngine
 from fusion_engine.http import new_http_client, raise_open_files_limit
 from fusion_engine.llm.base import ModelClient, PriceSource
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
 from fusion_engine.llm.retry import RetryingClient
+from fusion_engine.pipeline.engine import FusionEngine
 
 __all__ = ["GC_THRESHOLDS", "Runtime", "tune_gc_for_serving"]
 

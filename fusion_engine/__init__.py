@@ -83,7 +83,7 @@ _EXPORTS = {
     "BudgetDefaults": "fusion_engine.config",
     "FusionConfig": "fusion_engine.config",
     "load_config": "fusion_engine.config",
-    "FusionEngine": "fusion_engine.engine",
+    "FusionEngine": "fusion_engine.pipeline.engine",
     "BudgetExceeded": "fusion_engine.errors",
     "CallOverBudget": "fusion_engine.errors",
     "ConfigError": "fusion_engine.errors",
@@ -141,7 +141,6 @@ if TYPE_CHECKING:
     from fusion_engine.allowance import UNLIMITED, Allowance, SpendGuard
     from fusion_engine.budget.base import BudgetStatus, BudgetStore
     from fusion_engine.config import BudgetDefaults, FusionConfig, load_config
-    from fusion_engine.engine import FusionEngine
     from fusion_engine.errors import (
         BudgetExceeded,
         CallOverBudget,
@@ -174,6 +173,7 @@ if TYPE_CHECKING:
     )
     from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget, Responder
     from fusion_engine.money import MICROS_PER_USD, format_usd, usd_to_micros
+    from fusion_engine.pipeline.engine import FusionEngine
     from fusion_engine.pools import PoolSpec
     from fusion_engine.request import ConversationTurn, FusionRequest
     from fusion_engine.result import (

@@ -27,7 +27,7 @@ from fusion_engine.llm.base import (
     Usage,
 )
 from fusion_engine.llm.pricing import price_usage
-from fusion_engine.prompts import load_prompt
+from fusion_engine.pipeline.prompts import load_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import MemberResult, PanelAnswer, PanelFailure
 

@@ -18,14 +18,14 @@ import redis.asyncio as aioredis
 
 from fusion_engine.allowance import Allowance, call_ceiling
 from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import BudgetExceeded, CallOverBudget, ModelHTTPError, StageError
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.ledger import RedisJobLedger
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.llm.base import ChatMessage, ChatRequest, Completion, ModelPrice, Usage
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
-from fusion_engine.panel import Caller
+from fusion_engine.pipeline.engine import FusionEngine
+from fusion_engine.pipeline.panel import Caller
 from fusion_engine.service import run_charged
 from tests.fusion_engine.jobs.fakes import RecordingResponder
 

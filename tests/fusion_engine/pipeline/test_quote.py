@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import math
 
-from fusion_engine.judge import JUDGE_SCHEMA
 from fusion_engine.llm.base import ModelPrice
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.money import cost_micros
-from fusion_engine.prompts import load_prompt, render_prompt
-from fusion_engine.quote import (
+from fusion_engine.pipeline.judge import JUDGE_SCHEMA
+from fusion_engine.pipeline.prompts import load_prompt, render_prompt
+from fusion_engine.pipeline.quote import (
     UNPRICED_COMPLETION_MICROS_PER_MTOK,
     UNPRICED_PROMPT_MICROS_PER_MTOK,
     quote_request,
 )
+from fusion_engine.pipeline.writer import NO_ANALYSIS
 from fusion_engine.request import ConversationTurn
 from fusion_engine.tokens import estimate_tokens
-from fusion_engine.writer import NO_ANALYSIS
 
 from .helpers import Models, make_engine, make_pool, make_request
 

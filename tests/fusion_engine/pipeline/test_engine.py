@@ -8,7 +8,6 @@ from contextlib import aclosing
 
 import pytest
 
-from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import FusionError, ModelConnectionError, ModelHTTPError, StageError
 from fusion_engine.events import (
     AnalysisReady,
@@ -25,6 +24,7 @@ from fusion_engine.llm.pricing import (
     UNPRICED_PROMPT_MICROS_PER_MTOK,
 )
 from fusion_engine.money import cost_micros
+from fusion_engine.pipeline.engine import FusionEngine
 
 from .helpers import (
     FUSED,

@@ -29,13 +29,13 @@ from fusion_engine.events import (
     WriterDelta,
     WriterStarted,
 )
-from fusion_engine.judge import label_answers, run_judge
 from fusion_engine.llm.base import ModelClient, PriceSource, Usage
-from fusion_engine.panel import Caller, run_panel
-from fusion_engine.quote import quote_request
+from fusion_engine.pipeline.judge import label_answers, run_judge
+from fusion_engine.pipeline.panel import Caller, run_panel
+from fusion_engine.pipeline.quote import quote_request
+from fusion_engine.pipeline.writer import run_writer
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, PanelAnswer, PanelFailure, Quote, StageLatency
-from fusion_engine.writer import run_writer
 
 __all__ = ["FusionEngine"]
 
@@ -101,7 +101,7 @@ class FusionEngine:
         self._rng = rng or random.Random()
 
     async def quote(self, request: FusionRequest) -> Quote:
-        """A conservative upper bound on this fusion's cost (see ``fusion_engine.quote``)."""
+        """A conservative upper bound on this fusion's cost (see ``pipeline.quote``)."""
         return await quote_request(request, self._prices)
 
     async def run(

@@ -8,9 +8,9 @@ import re
 
 from fusion_engine.errors import ModelHTTPError, ModelTimeout
 from fusion_engine.events import AnalysisReady
-from fusion_engine.judge import JUDGE_SCHEMA, label_answers, parse_analysis
 from fusion_engine.llm.base import ChatRequest, Usage
 from fusion_engine.llm.function import FunctionModelClient
+from fusion_engine.pipeline.judge import JUDGE_SCHEMA, label_answers, parse_analysis
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer
 from tests.fakes.judge import analysis_json_for, is_judge_request, labels_in

@@ -22,8 +22,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from fusion_engine.errors import ModelCallError, ModelHTTPError
 from fusion_engine.llm.base import ChatMessage, ChatRequest, Usage
-from fusion_engine.panel import Caller, billed_usage, describe_failure
-from fusion_engine.prompts import load_prompt, render_prompt
+from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure
+from fusion_engine.pipeline.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (
     Analysis,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fusion_engine.judge import JUDGE_SCHEMA, LABELS, Labelled, judge_messages
 from fusion_engine.llm.base import ModelPrice, PriceSource, Usage
 from fusion_engine.llm.pricing import (
     UNPRICED_COMPLETION_MICROS_PER_MTOK,
@@ -21,11 +20,12 @@ from fusion_engine.llm.pricing import (
     UNPRICED_PROMPT_MICROS_PER_MTOK,
     tokens_cost,
 )
-from fusion_engine.panel import panel_messages
+from fusion_engine.pipeline.judge import JUDGE_SCHEMA, LABELS, Labelled, judge_messages
+from fusion_engine.pipeline.panel import panel_messages
+from fusion_engine.pipeline.writer import writer_messages
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import PanelAnswer, Quote
 from fusion_engine.tokens import estimate_messages, estimate_schema, estimate_tokens
-from fusion_engine.writer import writer_messages
 
 __all__ = [
     "UNPRICED_COMPLETION_MICROS_PER_MTOK",

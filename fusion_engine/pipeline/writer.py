@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fusion_engine.errors import ModelCallError, ModelOutputError, StageError
-from fusion_engine.judge import Labelled, render_answers, render_context
 from fusion_engine.llm.base import ChatMessage, ChatRequest, TextSink, Usage
-from fusion_engine.panel import Caller, billed_usage, describe_failure
-from fusion_engine.prompts import load_prompt, render_prompt
+from fusion_engine.pipeline.judge import Labelled, render_answers, render_context
+from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure
+from fusion_engine.pipeline.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import Analysis, StageCall, cut_note
 

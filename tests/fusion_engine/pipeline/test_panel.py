@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import (
     ModelConnectionError,
     ModelHTTPError,
@@ -16,6 +15,7 @@ from fusion_engine.errors import (
 from fusion_engine.events import MemberFailed, MemberFinished
 from fusion_engine.llm.base import ChatRequest, Completion, TextSink, Usage
 from fusion_engine.llm.function import StaticPrices
+from fusion_engine.pipeline.engine import FusionEngine
 from fusion_engine.request import ConversationTurn
 from fusion_engine.result import PanelAnswer, PanelFailure
 

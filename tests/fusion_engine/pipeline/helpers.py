@@ -7,10 +7,10 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fusion_engine.engine import FusionEngine
 from fusion_engine.events import FusionEvent
 from fusion_engine.llm.base import ChatRequest, Completion, ModelPrice
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
+from fusion_engine.pipeline.engine import FusionEngine
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from tests.fakes.judge import analysis_json_for, is_judge_request, is_writer_request

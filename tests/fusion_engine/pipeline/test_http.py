@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 from httpx_aiohttp.transport import AiohttpTransport
 
-from fusion_engine.engine import FusionEngine
 from fusion_engine.events import WriterDelta
 from fusion_engine.http import (
     DEFAULT_MAX_CONNECTIONS,
@@ -21,6 +20,7 @@ from fusion_engine.http import (
 )
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
+from fusion_engine.pipeline.engine import FusionEngine
 from tests.fakes.judge import analysis_json_for, is_judge_request, is_writer_request
 from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
 
