@@ -1,10 +1,6 @@
 """``fusion ask``: fuse one question from the terminal, with live progress.
 
-Every way this command can fail on purpose ends the same way: one line on stderr and an exit
-code a script can branch on, never a traceback. Exit 2 means the input or usage was wrong
-(nothing was sent to any model); exit 1 means something failed at run time (configuration,
-missing key, too few models answered, an endpoint down, a budget that cannot cover the quote).
-Bugs still raise, so they are seen.
+Failures end as one stderr line and an exit code (see ``bots.cli_support``).
 
 With ``--tenant`` the fusion is charged like a chat one (``run_charged``: reserve the quote,
 run, settle what was spent, even on Ctrl-C), on ``REDIS_URL`` or the embedded Redis.
@@ -14,80 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from typer._click.core import Context
-from typer._click.exceptions import UsageError
-from typer.core import TyperCommand
 
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.redis_runtime import open_redis
 from bots.settings import Settings
 from bots.terminal import ProgressView, make_console, render_result
 from bots.wiring import Runtime
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import FusionConfig, describe_problems, load_config
-from fusion_engine.errors import ConfigError, FusionError, InputError
+from fusion_engine.config import FusionConfig, load_config
+from fusion_engine.errors import InputError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.money import format_usd
 from fusion_engine.request import FusionRequest, validate_question
 from fusion_engine.result import FusionResult
 from fusion_engine.service import run_charged
 
-__all__ = [
-    "EXIT_INPUT",
-    "EXIT_RUNTIME",
-    "OneLineErrorsCommand",
-    "cli_errors",
-    "load_settings",
-    "register",
-]
-
-EXIT_RUNTIME = 1
-EXIT_INPUT = 2
-_EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"Error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code)
-
-
-class OneLineErrorsCommand(TyperCommand):
-    """A command whose usage errors (unknown flag, missing argument) are one stderr line."""
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except UsageError as exc:
-            _fail(f"{exc.format_message()} (see `{ctx.command_path} --help`)", EXIT_INPUT)
-
-
-@contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn deliberate Fusion errors into one stderr line and the matching exit code."""
-    try:
-        yield
-    except InputError as exc:
-        _fail(exc.user_message, EXIT_INPUT)
-    except FusionError as exc:
-        _fail(exc.user_message, EXIT_RUNTIME)
-    except KeyboardInterrupt:
-        _fail("interrupted", _EXIT_INTERRUPTED)
-
-
-def load_settings() -> Settings:
-    """Read the process settings; a malformed variable becomes a ``ConfigError``."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(
-            f"Bad environment settings: {describe_problems(exc, upper=True)}."
-        ) from None
+__all__ = ["register"]
 
 
 def _read_question(words: list[str]) -> str:

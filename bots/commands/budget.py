@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.redis_runtime import open_redis
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError, UnavailableError
 

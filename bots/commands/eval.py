@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings
 from bots.terminal import make_console, safe_text
 from bots.wiring import Runtime

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.settings import Settings
 from bots.terminal import make_console
 from bots.wiring import Runtime

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import structlog
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from bots.observability import configure_logging, start_metrics_server
 from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError
