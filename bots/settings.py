@@ -10,7 +10,6 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio.connection import parse_url
 
 from fusion_engine.errors import ConfigError
 
@@ -63,6 +62,8 @@ class Settings(BaseSettings):
         is not echoed: it may hold a password."""
         if url is None or not url.strip():
             return None
+        from redis.asyncio.connection import parse_url  # redis loads only when it is used
+
         try:
             parse_url(url.strip())
         except ValueError:

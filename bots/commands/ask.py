@@ -8,26 +8,23 @@ run, settle what was spent, even on Ctrl-C), on ``REDIS_URL`` or the embedded Re
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
-from bots.redis_runtime import open_redis
-from bots.settings import Settings
-from bots.terminal import ProgressView, make_console, render_result
-from bots.wiring import Runtime
-from fusion_engine.budget.base import BudgetStatus
-from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import InputError
-from fusion_engine.events import Done, FusionEvent
-from fusion_engine.money import format_usd
-from fusion_engine.request import FusionRequest, validate_question
-from fusion_engine.result import FusionResult
-from fusion_engine.service import run_charged
+
+if TYPE_CHECKING:  # the model stack loads when the command runs, not when the CLI starts
+    from bots.settings import Settings
+    from bots.terminal import ProgressView
+    from bots.wiring import Runtime
+    from fusion_engine.budget.base import BudgetStatus
+    from fusion_engine.config import FusionConfig
+    from fusion_engine.events import FusionEvent
+    from fusion_engine.request import FusionRequest
+    from fusion_engine.result import FusionResult
 
 __all__ = ["register"]
 
@@ -53,6 +50,8 @@ def build_request(
     tenant: str | None = None,
 ) -> FusionRequest:
     """Validate everything the user typed; ``InputError`` before anything is called."""
+    from fusion_engine.request import FusionRequest
+
     if pool is not None and models is not None:
         raise InputError("Use --pool or --models, not both (--models keeps the default knobs).")
     spec = config.resolve(
@@ -70,6 +69,10 @@ async def _charged(
     settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, view: ProgressView
 ) -> tuple[FusionResult, BudgetStatus]:
     """Run the fusion against ``tenant``'s budget: reserve the quote, run, settle the cost."""
+    from bots.redis_runtime import open_redis
+    from fusion_engine.budget.redis_store import RedisBudgetStore
+    from fusion_engine.service import run_charged
+
     async with open_redis(settings) as redis:
         budgets = RedisBudgetStore.from_defaults(redis.redis, rt.config.budgets)
 
@@ -88,6 +91,11 @@ async def _fuse(
     as_json: bool,
     tenant: str | None,
 ) -> FusionResult:
+    from bots.terminal import ProgressView, make_console, render_result
+    from bots.wiring import Runtime
+    from fusion_engine.events import Done
+    from fusion_engine.money import format_usd
+
     progress = make_console(sys.stderr if as_json else sys.stdout)
     result: FusionResult | None = None
     budget: BudgetStatus | None = None
@@ -141,6 +149,11 @@ def ask(
     ] = None,
 ) -> None:
     """Ask a pool of models, compare their answers, and print one fused answer."""
+    import asyncio
+
+    from fusion_engine.config import load_config
+    from fusion_engine.request import validate_question
+
     with cli_errors():
         text = validate_question(_read_question(question))
         settings = load_settings()
