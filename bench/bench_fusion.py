@@ -48,11 +48,11 @@ from typing import Any
 import httpx
 
 from bots.wiring import tune_gc_for_serving
-from fusion_engine.engine import FusionEngine
 from fusion_engine.events import Done, WriterDelta
 from fusion_engine.http import new_http_client
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
+from fusion_engine.pipeline.engine import FusionEngine
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from tests.fakes.judge import analysis_json_for, is_judge_request

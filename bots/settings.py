@@ -11,7 +11,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio.connection import parse_url
 
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import ConfigError
@@ -72,6 +71,8 @@ class Settings(BaseSettings):
         is not echoed: it may hold a password."""
         if url is None or not url.strip():
             return None
+        from redis.asyncio.connection import parse_url  # redis loads only when it is used
+
         try:
             parse_url(url.strip())
         except ValueError:

@@ -21,9 +21,9 @@ import httpx
 from bots.endpoint import model_endpoint
 from bots.settings import Settings, load_pool_file
 from fusion_engine.config import FusionConfig
-from fusion_engine.engine import FusionEngine
 from fusion_engine.http import new_http_client, raise_open_files_limit
 from fusion_engine.llm.base import ModelClient, PriceSource
+from fusion_engine.pipeline.engine import FusionEngine
 
 __all__ = ["GC_THRESHOLDS", "Runtime", "tune_gc_for_serving"]
 

@@ -5,59 +5,11 @@ a chat platform's library and never reads the environment: processes in ``bots/`
 pass typed values in.
 """
 
-from fusion_engine.allowance import UNLIMITED, Allowance, SpendGuard
-from fusion_engine.budget.base import BudgetStatus, BudgetStore
-from fusion_engine.config import BudgetDefaults, FusionConfig, load_config
-from fusion_engine.engine import FusionEngine
-from fusion_engine.errors import (
-    BudgetExceeded,
-    CallOverBudget,
-    ConfigError,
-    FusionError,
-    InputError,
-    ModelCallError,
-    ModelConnectionError,
-    ModelHTTPError,
-    ModelOutputError,
-    ModelTimeout,
-    QuorumError,
-    RateLimited,
-    RefusedError,
-    StageError,
-    UnavailableError,
-)
-from fusion_engine.events import (
-    AnalysisReady,
-    Done,
-    FusionEvent,
-    FusionStarted,
-    JudgeStarted,
-    MemberFailed,
-    MemberFinished,
-    MemberStarted,
-    PanelDone,
-    WriterDelta,
-    WriterStarted,
-)
-from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget, Responder
-from fusion_engine.money import MICROS_PER_USD, format_usd, usd_to_micros
-from fusion_engine.pools import PoolSpec
-from fusion_engine.request import ConversationTurn, FusionRequest
-from fusion_engine.result import (
-    Analysis,
-    AnswerScores,
-    Contradiction,
-    FusionResult,
-    MemberResult,
-    PanelAnswer,
-    PanelFailure,
-    Quote,
-    StageCall,
-    StageLatency,
-    Stance,
-    UniqueInsight,
-)
-from fusion_engine.service import Accepted, FusionService, run_charged
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fusion_engine.lazy import lazy_face
 
 __all__ = [
     "MICROS_PER_USD",
@@ -121,3 +73,123 @@ __all__ = [
     "run_charged",
     "usd_to_micros",
 ]
+
+_EXPORTS = {
+    "Allowance": "fusion_engine.allowance",
+    "SpendGuard": "fusion_engine.allowance",
+    "UNLIMITED": "fusion_engine.allowance",
+    "BudgetStatus": "fusion_engine.budget.base",
+    "BudgetStore": "fusion_engine.budget.base",
+    "BudgetDefaults": "fusion_engine.config",
+    "FusionConfig": "fusion_engine.config",
+    "load_config": "fusion_engine.config",
+    "FusionEngine": "fusion_engine.pipeline.engine",
+    "BudgetExceeded": "fusion_engine.errors",
+    "CallOverBudget": "fusion_engine.errors",
+    "ConfigError": "fusion_engine.errors",
+    "FusionError": "fusion_engine.errors",
+    "InputError": "fusion_engine.errors",
+    "ModelCallError": "fusion_engine.errors",
+    "ModelConnectionError": "fusion_engine.errors",
+    "ModelHTTPError": "fusion_engine.errors",
+    "ModelOutputError": "fusion_engine.errors",
+    "ModelTimeout": "fusion_engine.errors",
+    "QuorumError": "fusion_engine.errors",
+    "RateLimited": "fusion_engine.errors",
+    "RefusedError": "fusion_engine.errors",
+    "StageError": "fusion_engine.errors",
+    "UnavailableError": "fusion_engine.errors",
+    "AnalysisReady": "fusion_engine.events",
+    "Done": "fusion_engine.events",
+    "FusionEvent": "fusion_engine.events",
+    "FusionStarted": "fusion_engine.events",
+    "JudgeStarted": "fusion_engine.events",
+    "MemberFailed": "fusion_engine.events",
+    "MemberFinished": "fusion_engine.events",
+    "MemberStarted": "fusion_engine.events",
+    "PanelDone": "fusion_engine.events",
+    "WriterDelta": "fusion_engine.events",
+    "WriterStarted": "fusion_engine.events",
+    "FusionJob": "fusion_engine.jobs.base",
+    "JobQueue": "fusion_engine.jobs.base",
+    "ReplyTarget": "fusion_engine.jobs.base",
+    "Responder": "fusion_engine.jobs.base",
+    "MICROS_PER_USD": "fusion_engine.money",
+    "format_usd": "fusion_engine.money",
+    "usd_to_micros": "fusion_engine.money",
+    "PoolSpec": "fusion_engine.pools",
+    "ConversationTurn": "fusion_engine.request",
+    "FusionRequest": "fusion_engine.request",
+    "Analysis": "fusion_engine.result",
+    "AnswerScores": "fusion_engine.result",
+    "Contradiction": "fusion_engine.result",
+    "FusionResult": "fusion_engine.result",
+    "MemberResult": "fusion_engine.result",
+    "PanelAnswer": "fusion_engine.result",
+    "PanelFailure": "fusion_engine.result",
+    "Quote": "fusion_engine.result",
+    "StageCall": "fusion_engine.result",
+    "StageLatency": "fusion_engine.result",
+    "Stance": "fusion_engine.result",
+    "UniqueInsight": "fusion_engine.result",
+    "Accepted": "fusion_engine.service",
+    "FusionService": "fusion_engine.service",
+    "run_charged": "fusion_engine.service",
+}
+
+if TYPE_CHECKING:
+    from fusion_engine.allowance import UNLIMITED, Allowance, SpendGuard
+    from fusion_engine.budget.base import BudgetStatus, BudgetStore
+    from fusion_engine.config import BudgetDefaults, FusionConfig, load_config
+    from fusion_engine.errors import (
+        BudgetExceeded,
+        CallOverBudget,
+        ConfigError,
+        FusionError,
+        InputError,
+        ModelCallError,
+        ModelConnectionError,
+        ModelHTTPError,
+        ModelOutputError,
+        ModelTimeout,
+        QuorumError,
+        RateLimited,
+        RefusedError,
+        StageError,
+        UnavailableError,
+    )
+    from fusion_engine.events import (
+        AnalysisReady,
+        Done,
+        FusionEvent,
+        FusionStarted,
+        JudgeStarted,
+        MemberFailed,
+        MemberFinished,
+        MemberStarted,
+        PanelDone,
+        WriterDelta,
+        WriterStarted,
+    )
+    from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget, Responder
+    from fusion_engine.money import MICROS_PER_USD, format_usd, usd_to_micros
+    from fusion_engine.pipeline.engine import FusionEngine
+    from fusion_engine.pools import PoolSpec
+    from fusion_engine.request import ConversationTurn, FusionRequest
+    from fusion_engine.result import (
+        Analysis,
+        AnswerScores,
+        Contradiction,
+        FusionResult,
+        MemberResult,
+        PanelAnswer,
+        PanelFailure,
+        Quote,
+        StageCall,
+        StageLatency,
+        Stance,
+        UniqueInsight,
+    )
+    from fusion_engine.service import Accepted, FusionService, run_charged
+else:
+    __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-import limits
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -49,6 +48,8 @@ class BudgetDefaults(BaseModel):
     @field_validator("user_rate_limit")
     @classmethod
     def _one_rate(cls, value: str) -> str:
+        import limits  # here, not at the top: the CLI loads config on every start
+
         fix = "write one rate such as '10/minute' or '100/hour'"
         try:
             items = limits.parse_many(value)

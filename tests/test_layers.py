@@ -1,5 +1,8 @@
 """The house's shape, enforced: imports point down only, and the core never reads the
-environment or imports a chat platform's library."""
+environment or imports a chat platform's library.
+
+``fusion_eval`` is an application of the engine: it sits beside the adapters (it may import
+``fusion_engine``, the engine never imports it), and only ``bots`` start it."""
 
 from __future__ import annotations
 
@@ -26,8 +29,9 @@ def _imports(package: str) -> list[tuple[Path, str]]:
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("fusion_engine", PLATFORM_LIBS | {"bots", "adapters"}),
-        ("adapters", {"bots"}),
+        ("fusion_engine", PLATFORM_LIBS | {"bots", "adapters", "fusion_eval"}),
+        ("fusion_eval", PLATFORM_LIBS | {"bots", "adapters"}),
+        ("adapters", {"bots", "fusion_eval"}),
     ],
 )
 def test_imports_point_down_only(package: str, forbidden: set[str]) -> None:
@@ -41,10 +45,11 @@ def test_imports_point_down_only(package: str, forbidden: set[str]) -> None:
     assert bad == []
 
 
-def test_the_core_never_reads_the_environment() -> None:
+@pytest.mark.parametrize("package", ["fusion_engine", "fusion_eval"])
+def test_the_core_never_reads_the_environment(package: str) -> None:
     offenders = [
         str(path.relative_to(ROOT))
-        for path in (ROOT / "fusion_engine").rglob("*.py")
+        for path in (ROOT / package).rglob("*.py")
         if "os.environ" in path.read_text() or "getenv" in path.read_text()
     ]
     assert offenders == []

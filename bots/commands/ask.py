@@ -1,10 +1,6 @@
 """``fusion ask``: fuse one question from the terminal, with live progress.
 
-Every way this command can fail on purpose ends the same way: one line on stderr and an exit
-code a script can branch on, never a traceback. Exit 2 means the input or usage was wrong
-(nothing was sent to any model); exit 1 means something failed at run time (configuration,
-missing key, too few models answered, an endpoint down, a budget that cannot cover the quote).
-Bugs still raise, so they are seen.
+Failures end as one stderr line and an exit code (see ``bots.cli_support``).
 
 With ``--tenant`` the fusion is charged like a chat one (``run_charged``: reserve the quote,
 run, settle what was spent, even on Ctrl-C), on ``REDIS_URL`` or the embedded Redis.
@@ -12,83 +8,25 @@ run, settle what was spent, even on Ctrl-C), on ``REDIS_URL`` or the embedded Re
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from typer._click.core import Context
-from typer._click.exceptions import UsageError
-from typer.core import TyperCommand
 
-from bots.endpoint import model_endpoint
-from bots.redis_runtime import open_redis
-from bots.settings import Settings, load_pool_file
-from bots.terminal import ProgressView, make_console, render_result
-from bots.wiring import Runtime
-from fusion_engine.budget.base import BudgetStatus
-from fusion_engine.budget.redis_store import RedisBudgetStore
-from fusion_engine.config import FusionConfig, describe_problems
-from fusion_engine.errors import ConfigError, FusionError, InputError
-from fusion_engine.events import Done, FusionEvent
-from fusion_engine.money import format_usd
-from fusion_engine.request import FusionRequest, validate_question
-from fusion_engine.result import FusionResult
-from fusion_engine.service import run_charged
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
+from fusion_engine.errors import InputError
 
-__all__ = [
-    "EXIT_INPUT",
-    "EXIT_RUNTIME",
-    "OneLineErrorsCommand",
-    "cli_errors",
-    "load_settings",
-    "register",
-]
+if TYPE_CHECKING:  # the model stack loads when the command runs, not when the CLI starts
+    from bots.settings import Settings
+    from bots.terminal import ProgressView
+    from bots.wiring import Runtime
+    from fusion_engine.budget.base import BudgetStatus
+    from fusion_engine.config import FusionConfig
+    from fusion_engine.events import FusionEvent
+    from fusion_engine.request import FusionRequest
+    from fusion_engine.result import FusionResult
 
-EXIT_RUNTIME = 1
-EXIT_INPUT = 2
-_EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"Error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code)
-
-
-class OneLineErrorsCommand(TyperCommand):
-    """A command whose usage errors (unknown flag, missing argument) are one stderr line."""
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except UsageError as exc:
-            _fail(f"{exc.format_message()} (see `{ctx.command_path} --help`)", EXIT_INPUT)
-
-
-@contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn deliberate Fusion errors into one stderr line and the matching exit code."""
-    try:
-        yield
-    except InputError as exc:
-        _fail(exc.user_message, EXIT_INPUT)
-    except FusionError as exc:
-        _fail(exc.user_message, EXIT_RUNTIME)
-    except KeyboardInterrupt:
-        _fail("interrupted", _EXIT_INTERRUPTED)
-
-
-def load_settings() -> Settings:
-    """Read the process settings; a malformed variable becomes a ``ConfigError``."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(
-            f"Bad environment settings: {describe_problems(exc, upper=True)}."
-        ) from None
+__all__ = ["register"]
 
 
 def _read_question(words: list[str]) -> str:
@@ -112,6 +50,8 @@ def build_request(
     tenant: str | None = None,
 ) -> FusionRequest:
     """Validate everything the user typed; ``InputError`` before anything is called."""
+    from fusion_engine.request import FusionRequest
+
     if pool is not None and models is not None:
         raise InputError("Use --pool or --models, not both (--models keeps the default knobs).")
     spec = config.resolve(
@@ -129,6 +69,10 @@ async def _charged(
     settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, view: ProgressView
 ) -> tuple[FusionResult, BudgetStatus]:
     """Run the fusion against ``tenant``'s budget: reserve the quote, run, settle the cost."""
+    from bots.redis_runtime import open_redis
+    from fusion_engine.budget.redis_store import RedisBudgetStore
+    from fusion_engine.service import run_charged
+
     async with open_redis(settings) as redis:
         budgets = RedisBudgetStore.from_defaults(redis.redis, rt.config.budgets)
 
@@ -147,6 +91,11 @@ async def _fuse(
     as_json: bool,
     tenant: str | None,
 ) -> FusionResult:
+    from bots.terminal import ProgressView, make_console, render_result
+    from bots.wiring import Runtime
+    from fusion_engine.events import Done
+    from fusion_engine.money import format_usd
+
     progress = make_console(sys.stderr if as_json else sys.stdout)
     result: FusionResult | None = None
     budget: BudgetStatus | None = None
@@ -200,6 +149,12 @@ def ask(
     ] = None,
 ) -> None:
     """Ask a pool of models, compare their answers, and print one fused answer."""
+    import asyncio
+
+    from bots.endpoint import model_endpoint
+    from bots.settings import load_pool_file
+    from fusion_engine.request import validate_question
+
     with cli_errors():
         text = validate_question(_read_question(question))
         settings = load_settings()

@@ -7,20 +7,19 @@ micro-dollars. Exit codes follow ``fusion ask``: 2 for bad input, 1 when Redis i
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.redis_runtime import open_redis
-from bots.settings import load_pool_file
-from fusion_engine.budget.base import BudgetStatus
-from fusion_engine.budget.redis_store import RedisBudgetStore
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import InputError
 from fusion_engine.money import MICROS_PER_USD, format_usd, limit_to_micros
+
+if TYPE_CHECKING:  # Redis loads when a budget command runs, not when the CLI starts
+    from fusion_engine.budget.base import BudgetStatus
+    from fusion_engine.budget.redis_store import RedisBudgetStore
 
 __all__ = ["budget_app", "register"]
 
@@ -37,6 +36,12 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text
 
 def _run(action: Callable[[RedisBudgetStore], Awaitable[T]]) -> T:
     """Open Redis and the budget store for one command, run ``action``, close everything."""
+    import asyncio
+
+    from bots.redis_runtime import open_redis
+    from bots.settings import load_pool_file
+    from fusion_engine.budget.redis_store import RedisBudgetStore
+
     settings = load_settings()
     config = load_pool_file(settings)
 

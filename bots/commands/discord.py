@@ -9,18 +9,18 @@ when there is no ``REDIS_URL`` (one machine, one process); with ``REDIS_URL`` jo
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.settings import Settings, secret_value
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError, UnavailableError
 
-if TYPE_CHECKING:  # discord.py loads only when a Discord command runs
+if TYPE_CHECKING:  # discord.py and the settings load only when a Discord command runs
     import discord
+
+    from bots.settings import Settings
 
 __all__ = ["login", "register", "require_token", "serve"]
 
@@ -38,6 +38,8 @@ _NO_CREDENTIAL_FIX = (
 
 def require_token(settings: Settings) -> str:
     """The bot token, or a ``ConfigError`` that says how to get one."""
+    from bots.settings import secret_value
+
     token = secret_value(settings.discord_token)
     if token is None:
         raise ConfigError(_NO_CREDENTIAL_FIX)
@@ -110,6 +112,8 @@ def discord_command(
     ] = True,
 ) -> None:
     """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget."""
+    import asyncio
+
     with cli_errors():
         asyncio.run(serve(load_settings(), run_worker=worker, sync_commands=sync))
 

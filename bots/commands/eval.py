@@ -1,7 +1,7 @@
 """``fusion eval``: does the fused answer beat its own panel? Measured, with the method shown.
 
 Runs each question through the pool, then the self-preference and pairwise tests
-(``fusion_engine.eval``), and writes ``report.json``, ``report.md`` and ``win_rates.png`` to
+(``fusion_eval``), and writes ``report.json``, ``report.md`` and ``win_rates.png`` to
 ``--out``. Finished questions are cached there, so rerunning the same command after an
 interruption (or after ``--max-usd`` stopped it) continues where it stopped.
 
@@ -11,38 +11,26 @@ line. Errors follow ``fusion ask``: one stderr line, exit 2 for bad input, 1 at 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.endpoint import model_endpoint
-from bots.settings import Settings, load_pool_file
-from bots.terminal import make_console, safe_text
-from bots.wiring import Runtime
-from fusion_engine.config import FusionConfig
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import InputError
-from fusion_engine.eval import (
-    EvalPlan,
-    EvalProgress,
-    EvalQuestion,
-    EvalReport,
-    ReportFiles,
-    build_report,
-    default_judges,
-    load_questions,
-    run_eval,
-    write_report,
-)
 from fusion_engine.money import format_usd, usd_to_micros
-from fusion_engine.pools import PoolSpec
+
+if TYPE_CHECKING:  # the eval (numpy, matplotlib) and the model stack load only for `fusion eval`
+    from rich.progress import Progress, TaskID
+
+    from bots.settings import Settings
+    from fusion_engine.config import FusionConfig
+    from fusion_engine.pools import PoolSpec
+    from fusion_eval import EvalPlan, EvalProgress, EvalQuestion, EvalReport, ReportFiles
 
 __all__ = ["EvalProgressView", "build_plan", "register"]
 
@@ -63,6 +51,8 @@ def build_plan(
     parallel: int = 1,
 ) -> EvalPlan:
     """Validate the options into a plan; ``InputError`` before anything is called."""
+    from fusion_eval import EvalPlan, default_judges
+
     if pool is not None and models is not None:
         raise InputError("Use --pool or --models, not both (--models keeps the default knobs).")
     spec = config.resolve(pool, models=_split(models) if models is not None else None)
@@ -86,9 +76,17 @@ class EvalProgressView:
     """A progress bar with the running cost on a terminal; one line per question elsewhere."""
 
     def __init__(self, console: Console, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._console = console
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         if console.is_terminal:
             self._progress = Progress(
                 TextColumn("{task.description}"),
@@ -115,6 +113,8 @@ class EvalProgressView:
             self._progress.stop()
 
     def handle(self, event: EvalProgress) -> None:
+        from bots.terminal import safe_text
+
         cost = format_usd(event.spent_micros)
         if self._progress is not None and self._task is not None:
             detail: str = event.phase
@@ -168,6 +168,10 @@ async def _evaluate(
     questions: tuple[EvalQuestion, ...],
     out_dir: Path,
 ) -> None:
+    from bots.terminal import make_console
+    from bots.wiring import Runtime
+    from fusion_eval import build_report, run_eval, write_report
+
     console = make_console(sys.stderr)
     async with Runtime.open(settings, config=config) as rt:
         with EvalProgressView(console, len(questions)) as view:
@@ -216,6 +220,12 @@ def eval_command(
     ] = 4,
 ) -> None:
     """Measure whether the fused answer beats each panel model's own answer."""
+    import asyncio
+
+    from bots.endpoint import model_endpoint
+    from bots.settings import load_pool_file
+    from fusion_eval import load_questions
+
     with cli_errors():
         settings = load_settings()
         config = load_pool_file(settings)

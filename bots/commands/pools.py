@@ -8,26 +8,26 @@ one-line note on stderr.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.settings import Settings, load_pool_file
-from bots.terminal import make_console
-from bots.wiring import Runtime
-from fusion_engine.config import FusionConfig
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError, UnavailableError
-from fusion_engine.pools import PoolSpec
-from fusion_engine.request import FusionRequest
-from fusion_engine.result import Quote
+
+if TYPE_CHECKING:  # the model stack loads when the command runs, not when the CLI starts
+    from rich.table import Table
+
+    from bots.settings import Settings
+    from bots.wiring import Runtime
+    from fusion_engine.config import FusionConfig
+    from fusion_engine.pools import PoolSpec
+    from fusion_engine.result import Quote
 
 __all__ = ["TYPICAL_QUESTION", "quote_pools", "register", "render_pools"]
 
@@ -42,6 +42,10 @@ TYPICAL_QUESTION = (
 
 async def quote_pools(runtime: Runtime) -> dict[str, Quote]:
     """The quote for ``TYPICAL_QUESTION`` in every pool of ``runtime.config``."""
+    import asyncio
+
+    from fusion_engine.request import FusionRequest
+
     names = list(runtime.config.pools)
     quotes = await asyncio.gather(
         *(
@@ -53,6 +57,8 @@ async def quote_pools(runtime: Runtime) -> dict[str, Quote]:
 
 
 async def _quotes(settings: Settings, config: FusionConfig) -> dict[str, Quote]:
+    from bots.wiring import Runtime
+
     async with Runtime.open(settings, config=config) as rt:
         return await quote_pools(rt)
 
@@ -75,6 +81,11 @@ def pools(
     as_json: Annotated[bool, typer.Option("--json", help="Print the pools as JSON.")] = False,
 ) -> None:
     """List the pools (default marked), their models and knobs, and a typical question's cost."""
+    import asyncio
+
+    from bots.settings import load_pool_file
+    from bots.terminal import make_console
+
     with cli_errors():
         settings = load_settings()
         config = load_pool_file(settings)
@@ -90,6 +101,8 @@ def pools(
 
 
 def _pool_block(spec: PoolSpec, quote: Quote | None) -> Table:
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()

@@ -13,21 +13,19 @@ also runs fusion jobs itself when there is no ``REDIS_URL`` (or with ``--worker`
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from aiohttp import web
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.settings import Settings, secret_value
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError
 
-if TYPE_CHECKING:  # slack_bolt loads only when a Slack command runs
+if TYPE_CHECKING:  # slack_bolt, aiohttp and the settings load only when a Slack command runs
     from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 
     from adapters.slack import TokenSource
+    from bots.settings import Settings
 
 __all__ = ["register", "serve", "slack_credentials"]
 
@@ -47,6 +45,8 @@ def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
     """``(signing_secret, bot_token, app_token)``; ``ConfigError`` says what is missing.
 
     ``bot_token`` is ``None`` in OAuth (multi-workspace) mode."""
+    from bots.settings import secret_value
+
     bot_token = secret_value(settings.slack_bot_token)
     app_token = secret_value(settings.slack_app_token)
     oauth = settings.slack_client_id and secret_value(settings.slack_client_secret)
@@ -64,6 +64,7 @@ async def open_slack_tokens(
     """Where bot tokens come from: the one workspace's ``bot_token``, or (``None``) the OAuth
     installation store, opened on ``stack``; with the OAuth flow in that case."""
     from adapters.slack import InstallationTokens, StaticToken, open_oauth
+    from bots.settings import secret_value
 
     if bot_token is not None:
         return StaticToken(bot_token), None
@@ -81,6 +82,10 @@ async def open_slack_tokens(
 async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> None:
     """Run the Slack app until interrupted, with everything it owns."""
     signing_secret, bot_token, app_token = slack_credentials(settings)
+    import asyncio
+
+    from aiohttp import web
+
     from adapters.slack import SlackHandlers, SlackResponder, build_app, socket_mode, web_app
     from bots.redis_runtime import open_services, run_jobs_here
     from bots.wiring import Runtime, tune_gc_for_serving
@@ -131,6 +136,8 @@ def slack_command(
     ] = "0.0.0.0",  # noqa: S104 - a web process must accept Slack's requests
 ) -> None:
     """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode)."""
+    import asyncio
+
     with cli_errors():
         asyncio.run(serve(load_settings(), run_worker=worker, host=host))
 

@@ -9,23 +9,21 @@ worker. Redis down: the worker waits and reconnects with backoff instead of cras
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import redis.asyncio as aioredis
-import structlog
 import typer
 
-from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
-from bots.observability import configure_logging, start_metrics_server
-from bots.settings import Settings, secret_value
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError
-from fusion_engine.jobs.base import Responder
+
+if TYPE_CHECKING:  # Redis, saq and the platforms load when the worker runs
+    import redis.asyncio as aioredis
+
+    from bots.settings import Settings
+    from fusion_engine.jobs.base import Responder
 
 __all__ = ["build_responders", "register", "serve_worker"]
-
-log = structlog.get_logger("fusion.worker")
 
 _NO_PLATFORM = (
     "fusion worker has no platform to answer: set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and "
@@ -37,6 +35,8 @@ async def build_responders(
     settings: Settings, stack: AsyncExitStack, redis: aioredis.Redis
 ) -> dict[str, Responder]:
     """A responder per platform with credentials, its resources opened on ``stack``."""
+    from bots.settings import secret_value
+
     responders: dict[str, Responder] = {}
     oauth = settings.slack_client_id and secret_value(settings.slack_client_secret)
     # The same rule as `fusion slack`: with OAuth credentials, installations own the tokens.
@@ -66,10 +66,13 @@ async def build_responders(
 
 async def serve_worker(settings: Settings, *, concurrency: int, grace_s: int) -> None:
     """Run jobs until SIGTERM/SIGINT, with everything the worker owns."""
+    import structlog
+
     from bots.redis_runtime import open_services
     from bots.wiring import Runtime, tune_gc_for_serving
     from fusion_engine.jobs.worker import Worker
 
+    log = structlog.get_logger("fusion.worker")
     tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
@@ -104,6 +107,10 @@ def worker(
     ] = 25,
 ) -> None:
     """Run fusion jobs from the queue and post answers (Procfile `worker`)."""
+    import asyncio
+
+    from bots.observability import configure_logging, start_metrics_server
+
     with cli_errors():
         settings = load_settings()
         configure_logging(settings.log_level)

@@ -94,7 +94,7 @@ def test_an_unknown_log_level_names_the_levels(base_env: dict[str, str], command
 
 
 def test_a_log_level_is_read_in_any_case(base_env: dict[str, str]) -> None:
-    from bots.commands.ask import load_settings
+    from bots.cli_support import load_settings
 
     os.environ["FUSION_LOG_LEVEL"] = " warning"
     try:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from bots.cli import app
 from bots.commands.eval import EvalProgressView
 from bots.terminal import make_console
-from fusion_engine.eval import EvalProgress
+from fusion_eval import EvalProgress
 from tests.bots.conftest import JUDGE, PANEL, WRITER, _text_for
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
 

@@ -1,7 +1,7 @@
 """Helpers for fakes that play the judge (and route by role when one model plays several).
 
 The engine's prompts carry a marker on the first line of their system prompt
-(``fusion_engine.prompts.JUDGE_MARKER`` = ``[fusion:judge]`` and ``WRITER_MARKER`` =
+(``fusion_engine.pipeline.prompts.JUDGE_MARKER`` = ``[fusion:judge]`` and ``WRITER_MARKER`` =
 ``[fusion:writer]``); ``is_judge_request`` and ``is_writer_request`` look for it in the
 messages, given as ``ChatMessage`` objects, plain dicts, or a whole OpenAI request body.
 ``analysis_json_for`` reads the anonymous labels out of a judge prompt
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fusion_engine.llm.base import ChatMessage, ChatRequest
-from fusion_engine.prompts import JUDGE_MARKER, WRITER_MARKER
+from fusion_engine.pipeline.prompts import JUDGE_MARKER, WRITER_MARKER
 
 __all__ = ["analysis_json_for", "is_judge_request", "is_writer_request", "labels_in"]
 

@@ -27,7 +27,7 @@ from fusion_engine.events import (
 from fusion_engine.jobs.base import FusionJob
 from fusion_engine.llm.base import ChatMessage, ChatRequest, Completion, ModelPrice, Usage
 from fusion_engine.llm.function import FunctionModelClient, StaticPrices
-from fusion_engine.panel import Caller
+from fusion_engine.pipeline.panel import Caller
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (

@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from fusion_engine.engine import FusionEngine
 from fusion_engine.errors import ModelOutputError
 from fusion_engine.llm.base import ChatMessage, Usage
 from fusion_engine.llm.openai_compat import OpenAICompatClient
 from fusion_engine.llm.pricing import ModelsPriceSource
 from fusion_engine.money import cost_micros, usd_to_micros
-from fusion_engine.panel import Caller
+from fusion_engine.pipeline.engine import FusionEngine
+from fusion_engine.pipeline.panel import Caller
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import PanelAnswer

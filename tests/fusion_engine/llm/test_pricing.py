@@ -7,7 +7,6 @@ import asyncio
 import httpx
 import pytest
 
-from fusion_engine import quote
 from fusion_engine.llm.base import ModelPrice, Usage
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.llm.openai_compat import OpenAICompatClient
@@ -20,6 +19,7 @@ from fusion_engine.llm.pricing import (
     price_usage,
 )
 from fusion_engine.money import cost_micros
+from fusion_engine.pipeline import quote
 from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
 
 from .conftest import API_KEY, ask

@@ -1,0 +1,85 @@
+"""What every ``fusion`` command shares: one stderr line per deliberate failure, and settings.
+
+Every way a command can fail on purpose ends the same way: one line on stderr and an exit code
+a script can branch on, never a traceback. Exit 2 means the input or usage was wrong (nothing
+was sent to any model); exit 1 means something failed at run time (configuration, missing key,
+too few models answered, an endpoint down, a budget that cannot cover the quote). Bugs still
+raise, so they are seen.
+
+This module is imported by every command module when the CLI starts, so it imports only
+Typer and the core's errors; settings are read (and pydantic loaded) when a command runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from typer.core import TyperCommand
+
+from fusion_engine.errors import ConfigError, FusionError, InputError
+
+if TYPE_CHECKING:
+    from bots.settings import Settings
+
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_RUNTIME",
+    "OneLineErrorsCommand",
+    "cli_errors",
+    "load_settings",
+]
+
+EXIT_RUNTIME = 1
+EXIT_INPUT = 2
+_EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"Error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(code)
+
+
+class OneLineErrorsCommand(TyperCommand):
+    """A command whose usage errors (unknown flag, missing argument) are one stderr line.
+
+    Typer vendors click and exports neither its ``Context`` (``typer.Context`` is a subclass,
+    narrower than what is passed here) nor ``UsageError``; every error parsing raises is a
+    ``typer.TyperException`` (click's usage errors are its subclasses), hence the loose ``ctx``.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:
+            _fail(f"{exc.format_message()} (see `{ctx.command_path} --help`)", EXIT_INPUT)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn deliberate Fusion errors into one stderr line and the matching exit code."""
+    try:
+        yield
+    except InputError as exc:
+        _fail(exc.user_message, EXIT_INPUT)
+    except FusionError as exc:
+        _fail(exc.user_message, EXIT_RUNTIME)
+    except KeyboardInterrupt:
+        _fail("interrupted", _EXIT_INTERRUPTED)
+
+
+def load_settings() -> Settings:
+    """Read the process settings; a malformed variable becomes a ``ConfigError``."""
+    from pydantic import ValidationError
+
+    from bots.settings import Settings
+    from fusion_engine.config import describe_problems
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Bad environment settings: {describe_problems(exc, upper=True)}."
+        ) from None
