@@ -43,7 +43,7 @@ from fusion_engine.service import FusionService
 from tests.fusion_engine.jobs.fakes import FakeEngine
 
 READY, STARTED = "bench:ready", "bench:started"
-REPLY = ReplyTarget(platform="cli", tenant="bench", channel_id="C1")
+REPLY = ReplyTarget(platform="slack", tenant="bench", channel_id="C1")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -93,7 +93,7 @@ async def serve(url: str) -> None:
     redis = connect_redis(url)
     budgets = RedisBudgetStore(redis, default_daily_micros=10**12, default_monthly_micros=10**12)
     worker = Worker(
-        engine=StartRecorder(url), budgets=budgets, responders={"cli": Silent()}, redis=redis
+        engine=StartRecorder(url), budgets=budgets, responders={"slack": Silent()}, redis=redis
     )
     queue = SaqJobQueue(connect_redis(url, blocking_commands=True))
     await queue.connect()

@@ -258,7 +258,7 @@ class SaqJobRunner:
 class SaqJobQueue:
     """Enqueue ``FusionJob``s on saq and build the workers that run them.
 
-    One saq queue per platform (``fusion:slack``, ``fusion:discord``, ``fusion:cli``): a process
+    One saq queue per platform (``fusion:slack``, ``fusion:discord``): a process
     runs only the jobs it has a responder for, so a Slack web process with an in-process worker
     never takes a Discord job it cannot answer. Owns ``redis`` (closed in ``aclose``).
     """
