@@ -43,7 +43,7 @@ async def build_responders(
     bot_token = None if oauth else secret_value(settings.slack_bot_token)
     if bot_token or oauth:
         from adapters.slack import SlackResponder
-        from bots.commands.slack import open_slack_tokens
+        from bots.slack_runtime import open_slack_tokens
 
         tokens, _flow = await open_slack_tokens(settings, stack, bot_token)
         responders["slack"] = SlackResponder(tokens, redis, api_url=settings.slack_api_url)
