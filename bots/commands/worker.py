@@ -14,7 +14,6 @@ from contextlib import AsyncExitStack
 from typing import Annotated
 
 import redis.asyncio as aioredis
-import structlog
 import typer
 
 from bots.commands.ask import OneLineErrorsCommand, cli_errors, load_settings
@@ -22,10 +21,11 @@ from bots.observability import configure_logging, start_metrics_server
 from bots.settings import Settings, secret_value
 from fusion_engine.errors import ConfigError
 from fusion_engine.jobs.base import Responder
+from fusion_engine.logs import get_logger
 
 __all__ = ["build_responders", "register", "serve_worker"]
 
-log = structlog.get_logger("fusion.worker")
+log = get_logger("fusion.worker")
 
 _NO_PLATFORM = (
     "fusion worker has no platform to answer: set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and "

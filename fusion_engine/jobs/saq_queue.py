@@ -32,7 +32,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
-import structlog
 from saq import Job
 from saq import Worker as SaqWorker
 from saq.job import Status
@@ -42,6 +41,7 @@ from saq.types import Context
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.keys import DEDUPE_TTL_S, SAQ_QUEUE_NAME, JobKeys
+from fusion_engine.logs import get_logger
 from fusion_engine.redis_guard import REDIS_DOWN, redis_address, redis_unavailable
 
 __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
@@ -49,7 +49,7 @@ __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
 JOB_FUNCTION = "fusion"
 PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
-log = structlog.get_logger("fusion.queue")
+log = get_logger("fusion.queue")
 _saq_log = logging.getLogger("saq")
 _REDIS_DOWN = (*REDIS_DOWN, OSError)
 
