@@ -10,7 +10,8 @@ A module whose lines are plain text uses ``logging.getLogger(__name__)``; one wh
 ids and amounts uses ``get_logger(name)``, a stdlib ``LoggerAdapter`` taking fields as keywords
 (``log.info("job done", job=key, charged_micros=n)``). They travel as the record's ``extra``, so
 the renderer shows them as keys; ``bind(**fields)`` adds fields to every line of the returned
-logger (a job's key, tenant and platform).
+logger (a job's key, tenant and platform). Loggers are named after their module (``__name__``):
+a bare ``fusion`` is slack_bolt's logger for the app of that name, whose level bolt pins.
 """
 
 from __future__ import annotations

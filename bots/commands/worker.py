@@ -25,7 +25,7 @@ from fusion_engine.logs import get_logger
 
 __all__ = ["build_responders", "register", "serve_worker"]
 
-log = get_logger("fusion.worker")
+log = get_logger(__name__)
 
 _NO_PLATFORM = (
     "fusion worker has no platform to answer: set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and "

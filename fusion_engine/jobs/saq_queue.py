@@ -49,7 +49,7 @@ __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
 JOB_FUNCTION = "fusion"
 PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
-log = get_logger("fusion.queue")
+log = get_logger(__name__)
 _saq_log = logging.getLogger("saq")
 _REDIS_DOWN = (*REDIS_DOWN, OSError)
 

@@ -81,7 +81,7 @@ GAVE_UP_MESSAGE = (
     "model calls that were made. Please ask again in a few minutes."
 )
 
-log = get_logger("fusion.worker")
+log = get_logger(__name__)
 
 
 class FusionRunner(Protocol):

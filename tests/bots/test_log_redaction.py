@@ -64,11 +64,11 @@ def test_our_fields_become_keys_and_are_redacted(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     configure_logging("INFO", json=True)
-    log = get_logger("fusion.worker").bind(job="k1", tenant="t1")
+    log = get_logger("fusion_engine.jobs.worker").bind(job="k1", tenant="t1")
     log.info("delivered", url=RESPONSE_URL, charged_micros=1200, name="clashes")
     (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     assert line["event"] == "delivered"
-    assert line["logger"] == "fusion.worker"
+    assert line["logger"] == "fusion_engine.jobs.worker"
     assert (line["job"], line["tenant"], line["charged_micros"]) == ("k1", "t1", 1200)
     assert line["name_"] == "clashes"
     assert RESPONSE_URL not in json.dumps(line)

@@ -13,8 +13,10 @@ def test_a_core_line_is_a_stdlib_record_with_its_fields(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO)
-    get_logger("fusion.worker").bind(job="k1").warning("fusion failed", reason="timeout")
+    get_logger("fusion_engine.jobs.worker").bind(job="k1").warning(
+        "fusion failed", reason="timeout"
+    )
     (record,) = caplog.records
-    assert (record.name, record.getMessage()) == ("fusion.worker", "fusion failed")
+    assert (record.name, record.getMessage()) == ("fusion_engine.jobs.worker", "fusion failed")
     assert (record.__dict__["job"], record.__dict__["reason"]) == ("k1", "timeout")
     assert capsys.readouterr().out == ""  # never mixed into an answer printed on stdout
