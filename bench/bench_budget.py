@@ -43,7 +43,10 @@ from fusion_engine.service import FusionService
 from tests.fusion_engine.jobs.fakes import FakeEngine
 
 READY, STARTED = "bench:ready", "bench:started"
-REPLY = ReplyTarget(platform="cli", tenant="bench", channel_id="C1")
+REPLY = ReplyTarget(platform="discord", tenant="bench", channel_id="C1")
+"""Jobs the bench's workers run (they answer only this platform's queue)."""
+QUEUED_ONLY = REPLY.model_copy(update={"platform": "slack"})
+"""Jobs of the ack-path measure: queued on another platform's queue, so no worker runs them."""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -93,7 +96,7 @@ async def serve(url: str) -> None:
     redis = connect_redis(url)
     budgets = RedisBudgetStore(redis, default_daily_micros=10**12, default_monthly_micros=10**12)
     worker = Worker(
-        engine=StartRecorder(url), budgets=budgets, responders={"cli": Silent()}, redis=redis
+        engine=StartRecorder(url), budgets=budgets, responders={"discord": Silent()}, redis=redis
     )
     queue = SaqJobQueue(connect_redis(url, blocking_commands=True))
     await queue.connect()
@@ -147,7 +150,7 @@ async def submit_latency(url: str, n: int) -> list[float]:
     for i in range(n):
         req = FusionRequest.create("Why is the sky blue?", config.pool(), user=f"U{i % 50}")
         t = time.perf_counter()
-        await service.submit(f"submit-{i}", req, REPLY.model_copy(update={"platform": "slack"}))
+        await service.submit(f"submit-{i}", req, QUEUED_ONLY)
         out.append(time.perf_counter() - t)
     await queue.aclose()
     await redis.aclose()

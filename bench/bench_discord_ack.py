@@ -21,6 +21,7 @@ from pathlib import Path
 from adapters.common import Accepted
 from adapters.discord import DiscordStore, FusionBot, Intake, point_at
 from bots.embedded_redis import EmbeddedRedis
+from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import load_config
 from fusion_engine.jobs.base import ReplyTarget
@@ -40,7 +41,7 @@ class FixedQuote:
 
 
 class Timed:
-    """Wraps the service to note when each submit finished."""
+    """The service, noting when each submit finished (an ``adapters.common.FusionService``)."""
 
     def __init__(self, service: FusionService) -> None:
         self.service = service
@@ -54,8 +55,19 @@ class Timed:
             self.changed.notify_all()
         return accepted
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.service, name)
+    async def budget(self, tenant: str) -> BudgetStatus:
+        return await self.service.budget(tenant)
+
+    async def set_limits(
+        self, tenant: str, *, daily_usd: float, monthly_usd: float
+    ) -> BudgetStatus:
+        return await self.service.set_limits(tenant, daily_usd=daily_usd, monthly_usd=monthly_usd)
+
+    async def wait_done(self, key: str) -> float:
+        """When the submit of ``key`` finished (``perf_counter``)."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: key in self.done)
+        return self.done[key]
 
 
 async def measure(requests: int) -> tuple[list[float], list[float]]:
@@ -89,9 +101,7 @@ async def measure(requests: int) -> tuple[list[float], list[float]]:
                 callback = rf"/interactions/{event['id']}/[^/]+/callback"
                 await fake.wait_for_call("POST", callback)
                 defer_ms.append((time.perf_counter() - start) * 1000)
-                async with service.changed:
-                    await service.changed.wait_for(lambda k=key: k in service.done)
-                queued_ms.append((service.done[key] - start) * 1000)
+                queued_ms.append((await service.wait_done(key) - start) * 1000)
             await bot.close()
             await task
         await queue.aclose()

@@ -1,8 +1,10 @@
 """Logs and metrics for long-running processes (``fusion worker``, the bots).
 
-Logs are structured (structlog): JSON lines when the output is not a terminal, so a log
-platform can filter by ``tenant``, ``job`` and ``model``; readable lines at a terminal. Standard
-library loggers (saq, discord.py, aiohttp) go through the same renderer. Our own logs carry only
+Every module logs through the standard library (``fusion_engine.logs``: one style, usable with
+no set-up); structlog is the renderer this installs on the root logger: JSON lines when the
+output is not a terminal, so a log platform can filter by ``tenant``, ``job`` and ``model`` (the
+fields a line carries as ``extra`` become keys), readable lines at a terminal. Libraries' loggers
+(saq, discord.py, aiohttp) go through the same renderer. Our own logs carry only
 ids and amounts. Libraries are less careful (saq logs a failed job's whole repr, which includes
 its reply target; discord.py logs webhook URLs, which contain interaction tokens), so every
 line, exception text included, passes through ``redact`` before it is written.
@@ -84,7 +86,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
                 redact_processor,
                 renderer,
             ],
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+            ],
         )
     )
     root = logging.getLogger()

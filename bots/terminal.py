@@ -35,6 +35,7 @@ from fusion_engine.events import (
     WriterStarted,
 )
 from fusion_engine.money import format_usd
+from fusion_engine.progress import FusionProgress, MemberProgress, format_seconds
 from fusion_engine.result import Analysis, FusionResult, PanelAnswer, cut_note
 
 __all__ = ["ProgressView", "make_console", "render_result", "safe_text"]
@@ -72,8 +73,28 @@ def make_console(stream: TextIO, *, force_terminal: bool | None = None) -> Conso
     return console
 
 
-def _secs(value: float) -> str:
-    return f"{value:.1f} s"
+def _member_status(member: MemberProgress) -> Text:
+    if member.state == "answered" and member.latency_s is not None:
+        status = Text(f"answered in {format_seconds(member.latency_s)}", style="green")
+        if member.served_by is not None and member.served_by != member.model:
+            status.append(f" (served by {safe_text(member.served_by)})", style="dim")
+        if member.cut_at_tokens is not None:
+            status.append(f" ({cut_note(member.cut_at_tokens)})", style="yellow")
+        return status
+    if member.state == "failed":
+        return Text(f"failed: {safe_text(member.reason or '')}", style="red")
+    if member.state == "asking":
+        return Text("asking…", style="cyan")
+    return Text("waiting", style="dim")
+
+
+def _judge_status(progress: FusionProgress) -> Text:
+    if progress.analysis == "ready":
+        return Text("analysis ready", style="green")
+    if progress.analysis == "missing":
+        why = safe_text(progress.analysis_note or "no analysis")
+        return Text(f"no analysis: {why}", style="yellow")
+    return Text("comparing the answers…", style="cyan")
 
 
 class ProgressView:
@@ -87,8 +108,8 @@ class ProgressView:
         self._console = console
         self._use_live = console.is_terminal if live is None else live
         self._live: Live | None = None
-        self._members: dict[str, Text] = {}
-        self._judge: tuple[str, Text] | None = None
+        self.progress = FusionProgress()
+        """The fold of the events shown so far (the same one the chat adapters render)."""
         self._held = ""
         self._streamed: list[str] = []
         self.streamed_answer = False
@@ -111,9 +132,9 @@ class ProgressView:
 
     def handle(self, event: FusionEvent) -> None:
         """Render one event."""
+        self.progress.apply(event)
         match event:
             case FusionStarted(models=models, judge=judge, writer=writer):
-                self._members = {m: Text("waiting", style="dim") for m in models}
                 self._line(
                     Text.assemble(
                         ("Asking ", "bold"),
@@ -124,30 +145,16 @@ class ProgressView:
                 )
                 self._start_live()
             case MemberStarted(model=model):
-                self._set_member(model, Text("asking…", style="cyan"), announce=False)
+                self._show_member(model, announce=False)
             case MemberFinished(answer=answer):
-                status = Text(f"answered in {_secs(answer.latency_s)}", style="green")
-                if answer.served_by != answer.model:
-                    status.append(f" (served by {safe_text(answer.served_by)})", style="dim")
-                if answer.cut_at_tokens is not None:
-                    status.append(f" ({cut_note(answer.cut_at_tokens)})", style="yellow")
-                self._set_member(answer.model, status)
+                self._show_member(answer.model)
             case MemberFailed(failure=failure):
-                self._set_member(
-                    failure.model, Text(f"failed: {safe_text(failure.reason)}", style="red")
-                )
+                self._show_member(failure.model)
             case PanelDone(answered=answered, failed=failed):
                 if not self._use_live:
                     self._line(Text(f"Panel done: {answered} answered, {failed} failed."))
-            case JudgeStarted(model=model):
-                self._set_judge(model, Text("comparing the answers…", style="cyan"))
-            case AnalysisReady(analysis=analysis, note=note):
-                judge = self._judge[0] if self._judge else "judge"
-                if analysis is not None:
-                    self._set_judge(judge, Text("analysis ready", style="green"))
-                else:
-                    why = safe_text(note or "no analysis")
-                    self._set_judge(judge, Text(f"no analysis: {why}", style="yellow"))
+            case JudgeStarted() | AnalysisReady():
+                self._show_judge()
             case WriterStarted(model=model):
                 self._stop_live()
                 self._console.print(
@@ -192,17 +199,18 @@ class ProgressView:
         else:
             self._console.print(text)
 
-    def _set_member(self, model: str, status: Text, *, announce: bool = True) -> None:
-        self._members[model] = status
+    def _show_member(self, model: str, *, announce: bool = True) -> None:
         if self._live is not None:
             self._refresh()
         elif announce:
+            status = _member_status(self.progress.members[model])
             self._line(Text.assemble("  ", safe_text(model), ": ", status))
 
-    def _set_judge(self, model: str, status: Text) -> None:
-        self._judge = (model, status)
+    def _show_judge(self) -> None:
         if not self._use_live:
-            self._line(Text.assemble(("Judge ", "bold"), safe_text(model), ": ", status))
+            judge = safe_text(self.progress.judge or "judge")
+            status = _judge_status(self.progress)
+            self._line(Text.assemble(("Judge ", "bold"), judge, ": ", status))
         elif self._live is None:
             self._start_live()
         else:
@@ -212,12 +220,11 @@ class ProgressView:
         table = Table.grid(padding=(0, 2))
         table.add_column(no_wrap=True)
         table.add_column()
-        for model, status in self._members.items():
-            table.add_row(Text(safe_text(model)), status)
-        if self._judge is not None:
-            table.add_row(
-                Text.assemble(("judge ", "bold"), safe_text(self._judge[0])), self._judge[1]
-            )
+        for model, member in self.progress.members.items():
+            table.add_row(Text(safe_text(model)), _member_status(member))
+        if self.progress.analysis is not None:
+            judge = safe_text(self.progress.judge or "judge")
+            table.add_row(Text.assemble(("judge ", "bold"), judge), _judge_status(self.progress))
         return table
 
     def _start_live(self) -> None:
@@ -300,7 +307,7 @@ def _render_answers(console: Console, answers: Iterable[PanelAnswer]) -> None:
         console.print()
         console.rule(
             Text(
-                f"{safe_text(answer.model)}{served} · {_secs(answer.latency_s)} · "
+                f"{safe_text(answer.model)}{served} · {format_seconds(answer.latency_s)} · "
                 f"{answer.usage.total_tokens:,} tokens{cut}",
                 style="bold",
             ),
@@ -359,12 +366,14 @@ def _render_footer(console: Console, result: FusionResult) -> None:
             f"{judge}, writer {safe_text(result.writer.served_by)}",
         )
     )
-    first = "" if lat.first_token_s is None else f", first token at {_secs(lat.first_token_s)}"
+    first = (
+        "" if lat.first_token_s is None else f", first token at {format_seconds(lat.first_token_s)}"
+    )
     lines.append(
         Text.assemble(
             ("Latency: ", "bold"),
-            f"panel {_secs(lat.panel_s)}, judge {_secs(lat.judge_s)}, "
-            f"writer {_secs(lat.writer_s)}, total {_secs(lat.total_s)}{first}",
+            f"panel {format_seconds(lat.panel_s)}, judge {format_seconds(lat.judge_s)}, "
+            f"writer {format_seconds(lat.writer_s)}, total {format_seconds(lat.total_s)}{first}",
         )
     )
     lines.append(

@@ -95,7 +95,6 @@ class _ModelEndpointClient(HttpxAiohttpClient):
 def new_http_client(
     *,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    max_keepalive: int = 200,
     connect_timeout_s: float = 10.0,
 ) -> httpx.AsyncClient:
     """A client sized for hundreds of concurrent fusions. The caller owns it and must close it
@@ -103,14 +102,14 @@ def new_http_client(
 
     ``max_connections`` is clamped by ``connection_limit`` to the process's open-files limit.
     Cookies are neither kept nor sent (see ``_ModelEndpointClient``).
-    ``max_keepalive`` is kept for the signature and passed on, but the aiohttp transport keeps
-    every idle connection (up to ``max_connections``) for 30 s rather than capping their number.
+    The aiohttp transport keeps every idle connection (up to ``max_connections``) for 30 s
+    rather than capping their number, so there is no separate keep-alive limit to set.
     """
     max_connections = connection_limit(max_connections)
     return _ModelEndpointClient(
         limits=httpx.Limits(
             max_connections=max_connections,
-            max_keepalive_connections=max_keepalive,
+            max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,
         ),
         timeout=httpx.Timeout(None, connect=connect_timeout_s),

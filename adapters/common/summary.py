@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.money import format_usd
+from fusion_engine.progress import format_seconds
 from fusion_engine.result import FusionResult, Stance, cut_note
 
 __all__ = [
@@ -52,14 +53,6 @@ class Section(BaseModel):
 def short_model(slug: str) -> str:
     """``openai/gpt-5.4`` → ``gpt-5.4``: the name people recognise, short enough for a footer."""
     return slug.rsplit("/", 1)[-1] or slug
-
-
-def format_seconds(seconds: float) -> str:
-    """``3.2 s`` under a minute, ``1 min 5 s`` above."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs} s"
 
 
 def summary_sections(result: FusionResult) -> list[Section]:

@@ -14,6 +14,7 @@ import discord
 from discord import ui
 
 from adapters.discord.render import BUTTON_ID, NO_MENTIONS, button_id, member_payloads
+from adapters.discord.rest import Payload
 from adapters.discord.store import DiscordStore
 from fusion_engine.errors import UnavailableError
 
@@ -37,12 +38,22 @@ async def show_member_answer(
         await interaction.response.send_message(_EXPIRED, ephemeral=True, allowed_mentions=none)
         return
     payloads = member_payloads(result, index, ephemeral=True)
-    assert all(p["allowed_mentions"] == NO_MENTIONS for p in payloads)
+    _refuse_pings(payloads)
     await interaction.response.send_message(
         payloads[0]["content"], ephemeral=True, allowed_mentions=none
     )
     for payload in payloads[1:]:
         await interaction.followup.send(payload["content"], ephemeral=True, allowed_mentions=none)
+
+
+def _refuse_pings(payloads: list[Payload]) -> None:
+    """Model text must never ping: every payload must carry ``NO_MENTIONS``, checked before
+    anything is sent (a real check, not an ``assert``, which ``python -O`` strips). The sends
+    also pass ``AllowedMentions.none()``; this catches a renderer that stopped saying so."""
+    for payload in payloads:
+        if payload.get("allowed_mentions") != NO_MENTIONS:
+            mentions = payload.get("allowed_mentions")
+            raise ValueError(f"refusing to send a member answer with {mentions=}")
 
 
 class ModelAnswerButton(ui.DynamicItem[ui.Button[ui.View]], template=BUTTON_ID):

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.common import Section, footer, split_text, strip_bidi_controls, summary_sections
+from adapters.common import (
+    Section,
+    footer,
+    format_seconds,
+    split_text,
+    strip_bidi_controls,
+    summary_sections,
+)
 from adapters.discord.rest import Payload
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError
@@ -173,12 +180,12 @@ def member_payloads(result: FusionResult, index: int, *, ephemeral: bool = False
         served = "" if member.served_by == member.model else f" (served by {member.served_by})"
         cut = "" if member.cut_at_tokens is None else f" · {cut_note(member.cut_at_tokens)}"
         header = (
-            f"**{member.model}**{served} · {member.latency_s:.1f} s · "
+            f"**{member.model}**{served} · {format_seconds(member.latency_s)} · "
             f"{format_usd(member.usage.cost_micros)}{cut}"
         )
         body = member.text
     else:
-        header = f"**{member.model}** · no answer after {member.latency_s:.1f} s"
+        header = f"**{member.model}** · no answer after {format_seconds(member.latency_s)}"
         body = f"Failed: {member.reason}"
     chunks = _split(f"{header}\n{body}", CONTENT_LIMIT)
     flags = {"flags": EPHEMERAL} if ephemeral else {}

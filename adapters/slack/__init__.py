@@ -8,6 +8,7 @@ Public API:
 - ``socket_mode(app, *, app_token, api_url)`` (async context manager)
 - ``SlackHandlers(service, config, redis, responder)``: the listeners
 - ``SlackResponder(tokens, redis, api_url=..., interval_s=1.0)``: the job ``Responder``
+  (its Redis state goes through ``SlackStore``, keys in ``adapters.slack.keys``)
 - ``StaticToken(token)`` / ``InstallationTokens(store)``: where a reply's bot token comes from
 - ``open_oauth(client_id=..., client_secret=..., db_url=..., api_url=...)``: installation store
   + OAuth flow (async context manager yielding ``OAuthStores``)

@@ -15,14 +15,15 @@ Slack's retry after its asker was told it was refused.
 
 When Redis is down, every path (``/fuse``, mentions, DMs, both buttons) tells the user the
 README's ``UNAVAILABLE_MESSAGE`` instead of going silent: the adapter's own Redis calls go
-through ``redis_unavailable`` like the core's, and each listener answers ``UnavailableError``.
+through ``SlackStore`` (each guarded by ``redis_unavailable``, like the core's), and each
+listener answers ``UnavailableError``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -40,7 +41,6 @@ from adapters.common import (
     PoolsCommand,
     parse_command,
 )
-from adapters.slack.keys import SEEN_TTL_S, seen_key
 from adapters.slack.render import (
     ANSWER_PREFIX,
     PART_PREFIX,
@@ -54,11 +54,11 @@ from adapters.slack.render import (
     refusal_text,
 )
 from adapters.slack.responder import SlackResponder
+from adapters.slack.store import SlackStore
 from fusion_engine.config import FusionConfig
 from fusion_engine.errors import FusionError, UnavailableError
 from fusion_engine.jobs.base import ReplyTarget
 from fusion_engine.money import MICROS_PER_USD
-from fusion_engine.redis_guard import redis_unavailable
 from fusion_engine.request import ConversationTurn, FusionRequest
 
 __all__ = ["SlackHandlers", "register", "tenant_of"]
@@ -88,14 +88,17 @@ class SlackHandlers:
     config: FusionConfig
     redis: aioredis.Redis
     responder: SlackResponder
+    _store: SlackStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._store = SlackStore(self.redis)
 
     # -- shared pieces ---------------------------------------------------------------------
     async def _first_delivery(self, body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        with redis_unavailable():
-            return bool(await self.redis.set(seen_key(str(event_id)), "1", nx=True, ex=SEEN_TTL_S))
+        return await self._store.first_delivery(str(event_id))
 
     async def _is_admin(self, client: AsyncWebClient, user_id: str) -> bool:
         response = await client.users_info(user=user_id)

@@ -28,7 +28,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.common import Coalescer, ProgressView
-from adapters.slack.keys import MESSAGE_TTL_S, message_key, result_key
 from adapters.slack.render import (
     SlackMessage,
     error_message,
@@ -36,11 +35,11 @@ from adapters.slack.render import (
     member_messages,
     progress_message,
 )
+from adapters.slack.store import SlackStore
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError, UnavailableError
 from fusion_engine.events import Done, FusionEvent
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
-from fusion_engine.redis_guard import redis_unavailable
 from fusion_engine.result import FusionResult
 
 __all__ = ["SlackResponder", "StaticToken", "TokenSource", "new_web_client"]
@@ -102,31 +101,27 @@ class SlackResponder:
     api_url: str = "https://slack.com/api/"
     interval_s: float = 1.0
     _live: dict[str, _Live] = field(default_factory=dict, init=False)
+    _store: SlackStore = field(init=False)
 
     # -- state -----------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self._store = SlackStore(self.redis)
+
     async def _state(self, job: FusionJob) -> dict[str, str]:
-        raw = await self.redis.hgetall(message_key(job.key))
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return await self._store.message_state(job.key)
 
     async def _save(self, job: FusionJob, values: dict[str, str]) -> None:
-        key = message_key(job.key)
-        mapping = dict(values)
-        await self.redis.hset(key, mapping=mapping)  # type: ignore[arg-type]
-        await self.redis.expire(key, MESSAGE_TTL_S)
+        await self._store.update_message_state(job.key, values)
 
     async def job_for(self, job_key: str) -> FusionJob | None:
         """The job behind a posted answer (for Re-run), while its state is kept;
         ``UnavailableError`` when Redis is down."""
-        with redis_unavailable():
-            raw = await self.redis.hget(message_key(job_key), "job")
-        return None if raw is None else FusionJob.model_validate_json(raw)
+        return await self._store.job(job_key)
 
     async def result_for(self, job_key: str) -> FusionResult | None:
         """A finished job's result (for Show the analysis), while it is kept;
         ``UnavailableError`` when Redis is down."""
-        with redis_unavailable():
-            raw = await self.redis.get(result_key(job_key))
-        return None if raw is None else FusionResult.model_validate_json(raw)
+        return await self._store.result(job_key)
 
     async def _client(self, job: FusionJob) -> AsyncWebClient:
         return new_web_client(self.api_url, await self.tokens.bot_token(job.reply))
@@ -264,7 +259,7 @@ class SlackResponder:
         state = await self._state(job)
         if state.get("final"):
             return
-        await self.redis.set(result_key(job.key), result.model_dump_json(), ex=MESSAGE_TTL_S)
+        await self._store.save_result(job.key, result)
         main, rest = final_messages(job.reply.user_id, result, budget, job.key)
         if state.get("mode") == "response_url":
             await self._respond(job, [main, *rest], state)
@@ -302,10 +297,6 @@ class SlackResponder:
         if state.get("mode") == "response_url":
             await self._respond(job, [msg], state)
         await self._save(job, {"final": "1"})
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _error(exc: SlackApiError) -> str:

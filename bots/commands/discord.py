@@ -115,7 +115,11 @@ def discord_command(
     import asyncio
 
     with cli_errors():
-        asyncio.run(serve(load_settings(), run_worker=worker, sync_commands=sync))
+        settings = load_settings()
+        from bots.observability import configure_logging
+
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings, run_worker=worker, sync_commands=sync))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,9 +22,6 @@ from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError
 
 if TYPE_CHECKING:  # slack_bolt, aiohttp and the settings load only when a Slack command runs
-    from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
-
-    from adapters.slack import TokenSource
     from bots.settings import Settings
 
 __all__ = ["register", "serve", "slack_credentials"]
@@ -58,27 +55,6 @@ def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
     return signing_secret or "", None if oauth else bot_token, app_token
 
 
-async def open_slack_tokens(
-    settings: Settings, stack: AsyncExitStack, bot_token: str | None
-) -> tuple[TokenSource, AsyncOAuthFlow | None]:
-    """Where bot tokens come from: the one workspace's ``bot_token``, or (``None``) the OAuth
-    installation store, opened on ``stack``; with the OAuth flow in that case."""
-    from adapters.slack import InstallationTokens, StaticToken, open_oauth
-    from bots.settings import secret_value
-
-    if bot_token is not None:
-        return StaticToken(bot_token), None
-    stores = await stack.enter_async_context(
-        open_oauth(
-            client_id=settings.slack_client_id or "",
-            client_secret=secret_value(settings.slack_client_secret) or "",
-            db_url=settings.slack_installation_db,
-            api_url=settings.slack_api_url,
-        )
-    )
-    return InstallationTokens(stores.installations), stores.flow
-
-
 async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> None:
     """Run the Slack app until interrupted, with everything it owns."""
     signing_secret, bot_token, app_token = slack_credentials(settings)
@@ -88,6 +64,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
 
     from adapters.slack import SlackHandlers, SlackResponder, build_app, socket_mode, web_app
     from bots.redis_runtime import open_services, run_jobs_here
+    from bots.slack_runtime import open_slack_tokens
     from bots.wiring import Runtime, tune_gc_for_serving
 
     api_url = settings.slack_api_url
@@ -139,7 +116,11 @@ def slack_command(
     import asyncio
 
     with cli_errors():
-        asyncio.run(serve(load_settings(), run_worker=worker, host=host))
+        settings = load_settings()
+        from bots.observability import configure_logging
+
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings, run_worker=worker, host=host))
 
 
 def register(app: typer.Typer) -> None:

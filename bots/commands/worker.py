@@ -16,6 +16,7 @@ import typer
 
 from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError
+from fusion_engine.logs import get_logger
 
 if TYPE_CHECKING:  # Redis, saq and the platforms load when the worker runs
     import redis.asyncio as aioredis
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # Redis, saq and the platforms load when the worker runs
     from fusion_engine.jobs.base import Responder
 
 __all__ = ["build_responders", "register", "serve_worker"]
+
+log = get_logger(__name__)
 
 _NO_PLATFORM = (
     "fusion worker has no platform to answer: set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and "
@@ -43,7 +46,7 @@ async def build_responders(
     bot_token = None if oauth else secret_value(settings.slack_bot_token)
     if bot_token or oauth:
         from adapters.slack import SlackResponder
-        from bots.commands.slack import open_slack_tokens
+        from bots.slack_runtime import open_slack_tokens
 
         tokens, _flow = await open_slack_tokens(settings, stack, bot_token)
         responders["slack"] = SlackResponder(tokens, redis, api_url=settings.slack_api_url)

@@ -25,7 +25,7 @@ class ReplyTarget(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    platform: Literal["slack", "discord", "cli"]
+    platform: Literal["slack", "discord"]
     tenant: str
     """The budget owner: ``enterprise_id|team_id`` (Slack), a guild id (Discord), a CLI name."""
     channel_id: str | None = None

@@ -46,7 +46,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
-import structlog
 from saq import Job
 from saq import Worker as SaqWorker
 from saq.job import Status
@@ -58,6 +57,7 @@ from fusion_engine.jobs.base import FusionJob, ReplyTarget
 from fusion_engine.jobs.pending import PendingJobs
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.keys import DEDUPE_TTL_S, PENDING_LEASE_S, SAQ_QUEUE_NAME, JobKeys
+from fusion_engine.logs import get_logger
 from fusion_engine.redis_guard import REDIS_DOWN, redis_address, redis_unavailable
 
 __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
@@ -65,7 +65,7 @@ __all__ = ["JOB_FUNCTION", "PLATFORMS", "SaqJobQueue", "SaqJobRunner"]
 JOB_FUNCTION = "fusion"
 PLATFORMS = get_args(ReplyTarget.model_fields["platform"].annotation)
 
-log = structlog.get_logger("fusion.queue")
+log = get_logger(__name__)
 _saq_log = logging.getLogger("saq")
 _REDIS_DOWN = (*REDIS_DOWN, OSError)
 
@@ -319,7 +319,7 @@ class SaqJobRunner:
 class SaqJobQueue:
     """Enqueue ``FusionJob``s on saq and build the workers that run them.
 
-    One saq queue per platform (``fusion:slack``, ``fusion:discord``, ``fusion:cli``): a process
+    One saq queue per platform (``fusion:slack``, ``fusion:discord``): a process
     runs only the jobs it has a responder for, so a Slack web process with an in-process worker
     never takes a Discord job it cannot answer. Owns ``redis`` (closed in ``aclose``).
     """

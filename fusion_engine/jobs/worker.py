@@ -51,7 +51,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 
 import redis.asyncio as aioredis
-import structlog
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from fusion_engine import metrics
@@ -61,6 +60,7 @@ from fusion_engine.errors import FusionError, StageError, UnavailableError
 from fusion_engine.events import AnalysisReady, Done, FusionEvent, MemberFailed, MemberFinished
 from fusion_engine.jobs.base import FusionJob, Responder
 from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
+from fusion_engine.logs import FieldLogger, get_logger
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult
 
@@ -83,7 +83,7 @@ GAVE_UP_MESSAGE = (
     "model calls that were made. Please ask again in a few minutes."
 )
 
-log = structlog.get_logger("fusion.worker")
+log = get_logger(__name__)
 
 
 class FusionRunner(Protocol):
@@ -245,7 +245,7 @@ class Worker:
         return True
 
     async def _attempt(
-        self, job: FusionJob, attempt: str, responder: Responder, bound: structlog.BoundLogger
+        self, job: FusionJob, attempt: str, responder: Responder, bound: FieldLogger
     ) -> _Outcome:
         """Reserve (again), run the engine, and return what the user should be told.
 
@@ -297,7 +297,7 @@ class Worker:
                 await aclose()
         raise RuntimeError("the engine's event stream ended without a Done event")
 
-    def _failed(self, exc: FusionError, bound: structlog.BoundLogger) -> _Outcome:
+    def _failed(self, exc: FusionError, bound: FieldLogger) -> _Outcome:
         reason = metrics.failure_reason(exc)
         metrics.FUSIONS.labels("error").inc()
         metrics.FAILURES.labels(reason).inc()
@@ -306,9 +306,7 @@ class Worker:
         outcome._error = exc
         return outcome
 
-    def _succeeded(
-        self, result: FusionResult, started: float, bound: structlog.BoundLogger
-    ) -> _Outcome:
+    def _succeeded(self, result: FusionResult, started: float, bound: FieldLogger) -> _Outcome:
         metrics.FUSIONS.labels("degraded" if result.degraded else "ok").inc()
         bound.info(
             "fusion finished",
@@ -328,7 +326,7 @@ class Worker:
         return _Outcome(result=result)
 
     async def _progress(
-        self, job: FusionJob, event: FusionEvent, responder: Responder, bound: structlog.BoundLogger
+        self, job: FusionJob, event: FusionEvent, responder: Responder, bound: FieldLogger
     ) -> None:
         """Progress is best effort: a chat API hiccup must not fail (and re-bill) the fusion."""
         try:
@@ -349,7 +347,7 @@ class Worker:
         job: FusionJob,
         token: str,
         heartbeat: Heartbeat | None,
-        bound: structlog.BoundLogger,
+        bound: FieldLogger,
     ) -> None:
         """Renew the lock, the hold's lease and the queue heartbeat until cancelled."""
         while True:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from bots.settings import Settings
 from bots.wiring import Runtime
@@ -47,18 +45,6 @@ def _text_for(body: dict[str, Any]) -> str:
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         return analysis_json_for(prompt)
     return f"{body['model']} thinks the answer is 42."
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Undo a command's process-wide logging set-up, so no later test logs into a stream
-    that is gone (a runner's captured stderr)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 @pytest.fixture

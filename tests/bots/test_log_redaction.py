@@ -10,6 +10,7 @@ import structlog
 
 from bots.observability import configure_logging, redact
 from fusion_engine.jobs.base import ReplyTarget
+from fusion_engine.logs import get_logger
 
 TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OnNlY3JldHNlY3JldHNlY3JldA"
 RESPONSE_URL = "https://hooks.slack.com/commands/T1/123/abcDEF456"
@@ -57,3 +58,17 @@ def test_library_log_lines_and_tracebacks_are_redacted(
     output = json.dumps(lines)
     assert TOKEN not in output
     assert RESPONSE_URL not in output
+
+
+def test_our_fields_become_keys_and_are_redacted(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("INFO", json=True)
+    log = get_logger("fusion_engine.jobs.worker").bind(job="k1", tenant="t1")
+    log.info("delivered", url=RESPONSE_URL, charged_micros=1200, name="clashes")
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert line["event"] == "delivered"
+    assert line["logger"] == "fusion_engine.jobs.worker"
+    assert (line["job"], line["tenant"], line["charged_micros"]) == ("k1", "t1", 1200)
+    assert line["name_"] == "clashes"
+    assert RESPONSE_URL not in json.dumps(line)

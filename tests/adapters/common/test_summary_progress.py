@@ -63,7 +63,7 @@ def test_progress_view_tracks_each_model() -> None:
     view = ProgressView()
     events = sample_events(result)
     changes = [view.apply(e) for e in events]
-    assert view.stage == "done"
+    assert view.progress.stage == "done"
     assert view.lines() == [
         "Done.",
         "alpha: answered in 1.2 s",
@@ -74,7 +74,7 @@ def test_progress_view_tracks_each_model() -> None:
     assert changes[0] is True
     written = [e.text for e in events if isinstance(e, WriterDelta)]
     assert written  # the sample streams the answer
-    assert view.written_chars == len("".join(written)) + len("more")
+    assert view.progress.written_chars == len("".join(written)) + len("more")
 
 
 def test_progress_view_intermediate_lines() -> None:

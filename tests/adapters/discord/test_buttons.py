@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.discord import DiscordStore
+import pytest
+
+from adapters.discord import DiscordStore, buttons
 from adapters.discord.render import member_payloads
 from fusion_engine.config import FusionConfig
 from tests.adapters.discord.conftest import (
@@ -98,3 +100,39 @@ async def test_expired_answer_says_so(fake_discord: FakeDiscord, running: Runnin
     assert isinstance(data, dict)
     assert "no longer stored" in data["content"]
     assert data["flags"] & 64
+
+
+class _RecordingInteraction:
+    """Just the two send methods ``show_member_answer`` uses, recording what they were given."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.response = self
+        self.followup = self
+
+    async def send_message(self, content: str, **_kw: object) -> None:
+        self.sent.append(content)
+
+    async def send(self, content: str, **_kw: object) -> None:
+        self.sent.append(content)
+
+
+@pytest.mark.parametrize("mentions", [{"parse": ["everyone"]}, None])
+async def test_a_member_answer_that_could_ping_is_never_sent(
+    store: DiscordStore, monkeypatch: pytest.MonkeyPatch, mentions: object
+) -> None:
+    """The check holds under ``python -O`` too (it is not an ``assert``)."""
+    await store.save_result("k1", make_result())
+    payloads = [{"content": "@everyone hi", "allowed_mentions": mentions}]
+    monkeypatch.setattr(buttons, "member_payloads", lambda *_a, **_k: payloads)
+    interaction = _RecordingInteraction()
+    with pytest.raises(ValueError, match="mentions="):
+        await buttons.show_member_answer(interaction, store, "k1", 0)  # type: ignore[arg-type]
+    assert interaction.sent == []
+
+
+async def test_a_member_answer_is_sent_when_it_cannot_ping(store: DiscordStore) -> None:
+    await store.save_result("k1", make_result())
+    interaction = _RecordingInteraction()
+    await buttons.show_member_answer(interaction, store, "k1", 1)  # type: ignore[arg-type]
+    assert [s.endswith("Blue.") for s in interaction.sent] == [True]
