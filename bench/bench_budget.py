@@ -41,6 +41,7 @@ from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, Quote
 from fusion_engine.service import FusionService
 from tests.fusion_engine.jobs.fakes import FakeEngine
+from tests.redis_text import text
 
 READY, STARTED = "bench:ready", "bench:started"
 REPLY = ReplyTarget(platform="discord", tenant="bench", channel_id="C1")
@@ -73,7 +74,7 @@ class StartRecorder(FakeEngine):
     async def run(
         self, request: FusionRequest, guard: SpendGuard = UNLIMITED
     ) -> AsyncIterator[FusionEvent]:
-        await self._redis.rpush(STARTED, f"{request.request_id}:{time.time()}")  # type: ignore[misc]
+        await self._redis.rpush(STARTED, f"{request.request_id}:{time.time()}")
         async for event in super().run(request, guard):
             yield event
 
@@ -101,7 +102,7 @@ async def serve(url: str) -> None:
     queue = SaqJobQueue(connect_redis(url, blocking_commands=True))
     await queue.connect()
     runner = queue.worker(worker, concurrency=8, shutdown_grace_s=2)
-    await redis.rpush(READY, "1")  # type: ignore[misc]
+    await redis.rpush(READY, "1")
     await runner.start(handle_signals=True)
 
 
@@ -110,7 +111,7 @@ async def ping_rtt(url: str, n: int = 2000) -> list[float]:
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        await redis.ping()  # type: ignore[misc]
+        await redis.ping()
         out.append(time.perf_counter() - t)
     await redis.aclose()
     return out
@@ -177,7 +178,7 @@ async def start_latency(url: str, workers: int, jobs: int) -> list[float]:
     await redis.delete(READY, STARTED)
     procs = [spawn_worker(url) for _ in range(workers)]
     for _ in range(workers):
-        await redis.blpop([READY], timeout=60)  # type: ignore[misc]
+        await redis.blpop([READY], timeout=60)
     queue = SaqJobQueue(connect_redis(url, blocking_commands=True))
     await queue.connect()
     config = load_config()
@@ -191,8 +192,9 @@ async def start_latency(url: str, workers: int, jobs: int) -> list[float]:
         await asyncio.sleep(0.01)  # a steady trickle: latency, not backlog
     out = []
     for _ in range(jobs):
-        item = await redis.blpop([STARTED], timeout=60)  # type: ignore[misc]
-        request_id, started = item[1].decode().split(":")
+        item = await redis.blpop([STARTED], timeout=60)
+        assert item is not None
+        request_id, started = text(item[1]).split(":")
         out.append(float(started) - enqueued[request_id])
     await asyncio.to_thread(stop_workers, procs)
     await queue.aclose()

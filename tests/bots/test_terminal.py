@@ -10,7 +10,7 @@ import pytest
 from bots.commands.pools import render_pools
 from bots.terminal import ProgressView, make_console, render_result, safe_text
 from fusion_engine.config import load_config
-from fusion_engine.events import WriterDelta
+from fusion_engine.events import FusionEvent, WriterDelta
 from fusion_engine.result import Quote
 from tests.bots.samples import sample_events, sample_result
 
@@ -132,7 +132,7 @@ def test_an_answer_replaced_after_a_failed_stream_is_printed_in_full() -> None:
     buf = io.StringIO()
     console = make_console(buf)
     result = sample_result()
-    events = [e for e in sample_events(result) if not isinstance(e, WriterDelta)]
+    events: list[FusionEvent] = [e for e in sample_events(result) if not isinstance(e, WriterDelta)]
     events.insert(-1, WriterDelta(text="The first writer got this f"))
     with ProgressView(console) as view:
         for event in events:

@@ -171,7 +171,14 @@ async def _logged(log: Path, text: str, proc: subprocess.Popen[bytes]) -> None:
 def _add_user(server: EmbeddedRedis) -> None:
     """A password-protected user (ACLs are not persisted, so again after each restart)."""
     client = redis.Redis(host="127.0.0.1", port=server.port)
-    client.execute_command("ACL", "SETUSER", "fusion", "on", ">s3cret", "~*", "&*", "+@all")
+    client.acl_setuser(
+        "fusion",
+        enabled=True,
+        passwords=["+s3cret"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all"],
+    )
     client.close()
 
 

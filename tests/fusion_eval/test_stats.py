@@ -42,6 +42,10 @@ def test_wilson_interval_on_known_inputs(successes: float, n: int, low: float, h
     assert ci.high == pytest.approx(high, abs=1e-4)
 
 
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
 def test_wilson_always_contains_the_rate() -> None:
     for n in range(1, 200):
         for successes in (0, n / 2, n):
@@ -79,7 +83,6 @@ def test_length_control_matches_the_closed_form_without_penalty() -> None:
     scores, logs = _length_biased()
     fit = length_controlled(scores, logs, ridge=0.0)
     assert fit is not None
-    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     intercept = (logit(34 / 40) + logit(2 / 10)) / 2
     assert fit.win_rate == pytest.approx(1 / (1 + math.exp(-intercept)), abs=1e-6)
     assert fit.slope == pytest.approx((logit(34 / 40) - logit(2 / 10)) / 1.4, abs=1e-6)

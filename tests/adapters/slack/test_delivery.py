@@ -9,6 +9,7 @@ from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, PanelAnswer
 from tests.adapters.slack.harness import SlackHarness, posted_text
 from tests.bots.samples import sample_result, usage
+from tests.redis_text import text
 
 HOSTILE = "<!channel> <!here> <!everyone> <@U999> <!subteam^S1|team> <https://evil|ok> & ```"
 
@@ -236,4 +237,4 @@ async def test_deleted_message_is_posted_again(slack: SlackHarness) -> None:
     replies = slack.fake.of("chat.postMessage")[before + 1 :]
     assert len(replies) == 3
     new_ts = await slack.redis.hget(f"fusion:slack:msg:{job.key}", "ts")
-    assert {r.args["thread_ts"] for r in replies} == {new_ts.decode()}
+    assert {r.args["thread_ts"] for r in replies} == {text(new_ts)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,7 +24,7 @@ def _form(text: str) -> str:
     "sign", [{"secret": "wrong-secret"}, {"age_s": 600}], ids=["forged", "stale"]
 )
 async def test_forged_or_stale_signature_is_401_and_nothing_runs(
-    slack: SlackHarness, sign: dict[str, object]
+    slack: SlackHarness, sign: dict[str, Any]
 ) -> None:
     response = await slack.command("what is the answer?", **sign)
     assert response.status_code == 401

@@ -29,6 +29,7 @@ from fusion_engine.keys import PENDING_JOBS, BudgetKeys, JobKeys
 from fusion_engine.redis_guard import connect_redis
 from tests.fusion_engine.jobs.fakes import request
 from tests.fusion_engine.jobs.worker_entry import ANSWERS, PENDING_LEASE_S, STAGES, go
+from tests.redis_text import text
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAN = ("panel", "writer", "recovery")
@@ -135,10 +136,10 @@ async def kill_storm(
         targets = list(itertools.islice(itertools.cycle(plan), kills))
         last_kill = time.monotonic()
         while report.answered < jobs and time.monotonic() - started < deadline_s:
-            popped: list[bytes] | None = await redis.blpop([ANSWERS, STAGES], timeout=1)
+            popped = await redis.blpop([ANSWERS, STAGES], timeout=1)
             if popped is None:
                 continue
-            name, value = (part.decode() for part in popped)
+            name, value = (text(part) for part in popped)
             if name == ANSWERS:
                 report.record(value)
                 continue
@@ -160,9 +161,8 @@ async def kill_storm(
             proc.terminate()
         for proc in alive.values():
             proc.wait(timeout=30)
-        left: list[bytes] = await redis.lrange(ANSWERS, 0, -1)
-        for value in left:
-            report.record(value.decode())
+        for left in await redis.lrange(ANSWERS, 0, -1):
+            report.record(text(left))
         report.seconds = time.monotonic() - started
         await _audit(redis, budgets, tenants, report)
     finally:

@@ -25,6 +25,7 @@ from fusion_engine.redis_guard import connect_redis
 from tests.fusion_engine.jobs.fakes import request
 from tests.fusion_engine.jobs.storm import kill_storm, start_worker
 from tests.fusion_engine.jobs.worker_entry import ANSWERS, PENDING_LEASE_S, REACHED, STAGES
+from tests.redis_text import text
 
 REPLY = ReplyTarget(platform="slack", tenant="E1|T1", channel_id="C1")
 
@@ -63,7 +64,7 @@ class World:
     async def kill_mid_job(self, name: str) -> None:
         """Start a worker, let it record the panel's spend, SIGKILL it."""
         doomed = self.start(name, "--block")
-        assert await self.redis.blpop([REACHED], timeout=60) is not None  # type: ignore[misc]
+        assert await self.redis.blpop([REACHED], timeout=60) is not None
         doomed.send_signal(signal.SIGKILL)
         assert doomed.wait() == -signal.SIGKILL
 
@@ -71,14 +72,14 @@ class World:
         """Start worker ``name``; once it answers, stop it gracefully and check the answer was
         the only one and the job is done. Returns the answer's cost and its panel's cost."""
         finisher = self.start(name)
-        answer = await self.redis.blpop([ANSWERS], timeout=90)  # type: ignore[misc]
+        answer = await self.redis.blpop([ANSWERS], timeout=90)
         assert answer is not None, self.log(name)
         finisher.send_signal(signal.SIGTERM)  # graceful: lets the job finish its bookkeeping
         assert finisher.wait(timeout=30) == 0
-        assert await self.redis.llen(ANSWERS) == 0  # type: ignore[misc]  # exactly one answer
+        assert await self.redis.llen(ANSWERS) == 0  # exactly one answer
         assert await self.redis.exists(JobKeys(job.key).done)
         assert await self.queue.pending.lease_left_s(job.key) is None  # done: not pending
-        key, charged, panel = answer[1].decode().rsplit(":", 2)
+        key, charged, panel = text(answer[1]).rsplit(":", 2)
         assert key == job.key
         return int(charged), int(panel)
 
@@ -120,9 +121,9 @@ async def test_a_worker_killed_inside_another_ones_recovery_loses_nothing(world:
     await world.kill_mid_job("a")
 
     b = world.start("b", "--pause", "recovery")
-    stage = await world.redis.blpop([STAGES], timeout=60)  # type: ignore[misc]
+    stage = await world.redis.blpop([STAGES], timeout=60)
     assert stage is not None, world.log("b")
-    assert stage[1].decode() == f"{b.pid}:recovery:{job.key}"
+    assert text(stage[1]) == f"{b.pid}:recovery:{job.key}"
     saq = world.queue.queues["slack"]
     stranded = await saq.job(job.key)
     assert stranded is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -33,7 +34,7 @@ def make_worker(
     responder: RecordingResponder,
     budgets: MemoryBudgetStore,
     ledger: JobLedger | None,
-    **kw: float,
+    **kw: Any,
 ) -> Worker:
     return Worker(
         engine=engine, budgets=budgets, responders={"slack": responder}, ledger=ledger, **kw
@@ -282,8 +283,10 @@ async def test_an_attempt_that_waited_for_the_lock_finds_the_job_done(ledger: Jo
 
     budgets, responder = MemoryBudgetStore(), RecordingResponder()
     watched = _WatchedLedger(ledger)
-    first = make_worker(FakeEngine(gate=gate), responder, budgets, watched, lock_ttl_s=5)
-    second = make_worker(FakeEngine(), responder, budgets, watched, lock_ttl_s=5)
+    first = make_worker(
+        FakeEngine(gate=gate), responder, budgets, cast(JobLedger, watched), lock_ttl_s=5
+    )
+    second = make_worker(FakeEngine(), responder, budgets, cast(JobLedger, watched), lock_ttl_s=5)
     job = make_job()
     running = asyncio.create_task(first.run_job(job))
     await reached.wait()

@@ -60,8 +60,8 @@ class Pauses:
         if stage not in self.stages:
             return
         pid = os.getpid()
-        await self._redis.rpush(STAGES, f"{pid}:{stage}:{key}")  # type: ignore[misc]
-        await self._redis.blpop([go(pid)], timeout=PAUSE_S)  # type: ignore[misc]
+        await self._redis.rpush(STAGES, f"{pid}:{stage}:{key}")
+        await self._redis.blpop([go(pid)], timeout=PAUSE_S)
 
 
 class RedisRecordingResponder:
@@ -80,10 +80,10 @@ class RedisRecordingResponder:
     ) -> None:
         panel = sum(a.usage.cost_micros for a in result.answers)
         entry = f"{job.key}:{result.cost_micros}:{panel}"
-        await self._redis.rpush(ANSWERS, entry)  # type: ignore[misc]
+        await self._redis.rpush(ANSWERS, entry)
 
     async def on_error(self, job: FusionJob, error: FusionError) -> None:
-        await self._redis.rpush(ANSWERS, f"{job.key}:error")  # type: ignore[misc]
+        await self._redis.rpush(ANSWERS, f"{job.key}:error")
 
 
 def pause_after_abort(pause: Pauses) -> None:
@@ -94,7 +94,7 @@ def pause_after_abort(pause: Pauses) -> None:
         await abort(self, job, error, ttl)
         await pause("recovery", job.key)
 
-    _PatientRedisQueue.abort = paused  # type: ignore[method-assign]
+    _PatientRedisQueue.abort = paused  # type: ignore[method-assign,assignment]
 
 
 async def main(
@@ -106,7 +106,7 @@ async def main(
         pause_after_abort(pause)
 
     async def gate() -> None:
-        await redis.rpush(REACHED, "1")  # type: ignore[misc]
+        await redis.rpush(REACHED, "1")
         await asyncio.Event().wait()
 
     budgets = RedisBudgetStore(
