@@ -22,7 +22,6 @@ from fusion_engine.eval.runner import (
     EvalPlan,
     EvalProgress,
     EvalRun,
-    Fuser,
     default_judges,
     run_eval,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "EvalQuestion",
     "EvalReport",
     "EvalRun",
-    "Fuser",
     "OrderVerdict",
     "PairJudge",
     "ParsedVerdict",
