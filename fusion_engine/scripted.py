@@ -16,7 +16,8 @@ member or stage; the fake keeps one rule.) For engine-level tests use ``FusionEn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from contextlib import aclosing
 
 from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.events import (
@@ -41,7 +42,8 @@ Script = Iterable[Step] | Callable[[FusionRequest], Iterable[Step] | AsyncIterab
 class ScriptedEngine:
     """An ``EnginePort`` that plays ``script``. ``quote`` is the quote in micro-dollars, or a
     function of the request. ``requests`` records every run, ``quoted`` every quote; both
-    attributes ``script`` and ``quote`` may be swapped between runs."""
+    attributes ``script`` and ``quote_micros`` may be swapped between runs. Closing the
+    stream closes an async script too, as closing the real one cancels its calls."""
 
     def __init__(self, script: Script, *, quote: int | Callable[[FusionRequest], int] = 0) -> None:
         self.script = script
@@ -60,24 +62,30 @@ class ScriptedEngine:
         self.requests.append(request)
         meter = SpendMeter()
         judge = "judge"
-        async for step in self._steps(request):
-            if isinstance(step, BaseException):
-                raise step
-            if isinstance(step, JudgeStarted):
-                judge = step.model
-            known = meter.micros
-            meter.observe(step)
-            if (cost := meter.micros - known) > 0:
-                await guard.reserve(_payer(step, judge), cost)
-                guard.release(cost, cost)
-            yield step
+        async with aclosing(self._steps(request)) as steps:
+            async for step in steps:
+                if isinstance(step, BaseException):
+                    raise step
+                if isinstance(step, JudgeStarted):
+                    judge = step.model
+                known = meter.micros
+                meter.observe(step)
+                if (cost := meter.micros - known) > 0:
+                    await guard.reserve(_payer(step, judge), cost)
+                    guard.release(cost, cost)
+                yield step
 
-    async def _steps(self, request: FusionRequest) -> AsyncIterator[Step]:
+    async def _steps(self, request: FusionRequest) -> AsyncGenerator[Step, None]:
         script = self.script
         steps = script(request) if callable(script) else script
         if isinstance(steps, AsyncIterable):
-            async for step in steps:
-                yield step
+            try:
+                async for step in steps:
+                    yield step
+            finally:
+                aclose = getattr(steps, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         else:
             for step in steps:
                 yield step

@@ -86,3 +86,22 @@ async def test_a_cost_the_guard_refuses_ends_the_stream_before_its_event() -> No
 
 async def _refuse(total: int) -> None:
     raise AssertionError(f"no top-up expected, asked for {total}")
+
+
+async def test_closing_the_stream_closes_an_async_script() -> None:
+    closed = False
+
+    async def script(r: FusionRequest) -> AsyncIterator[FusionEvent]:
+        nonlocal closed
+        try:
+            for event in EVENTS:
+                yield event
+        finally:
+            closed = True
+
+    async def stop(event: FusionEvent) -> None:
+        raise LookupError("the consumer gave up")
+
+    with pytest.raises(LookupError):
+        await consume(ScriptedEngine(script).run(request()), on_event=stop)
+    assert closed
