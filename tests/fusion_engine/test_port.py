@@ -32,6 +32,20 @@ async def stream(*events: FusionEvent | BaseException) -> AsyncIterator[FusionEv
         yield event
 
 
+class Tracked:
+    """The sample events as a stream (or an async script) that records being closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def play(self, _request: object = None) -> AsyncIterator[FusionEvent]:
+        try:
+            for event in EVENTS:
+                yield event
+        finally:
+            self.closed = True
+
+
 async def test_returns_dones_result_passing_every_event_and_each_change_of_spend() -> None:
     seen: list[FusionEvent] = []
     spent: list[int] = []
@@ -73,45 +87,30 @@ async def test_a_failed_stage_adds_what_it_billed_exactly() -> None:
 async def test_cancelling_the_consumer_closes_the_stream() -> None:
     """Cancelled while a callback runs (the stream is parked at a ``yield``), not only while
     the stream itself waits: the stream is closed before ``consume`` returns."""
-    reached, closed = asyncio.Event(), asyncio.Event()
-
-    async def events() -> AsyncIterator[FusionEvent]:
-        try:
-            for event in EVENTS:
-                yield event
-        finally:
-            closed.set()
+    reached, events = asyncio.Event(), Tracked()
 
     async def slow(event: FusionEvent) -> None:
         reached.set()
         await asyncio.Event().wait()  # a consumer stuck on a chat API
 
-    task = asyncio.create_task(consume(events(), on_event=slow))
+    task = asyncio.create_task(consume(events.play(), on_event=slow))
     await reached.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert closed.is_set()
+    assert events.closed
 
 
 async def test_a_callback_error_closes_the_stream_and_propagates() -> None:
-    closed = False
-
-    async def events() -> AsyncIterator[FusionEvent]:
-        nonlocal closed
-        try:
-            for event in EVENTS:
-                yield event
-        finally:
-            closed = True
+    events = Tracked()
 
     async def broken(event: FusionEvent) -> None:
         if isinstance(event, MemberFinished):
             raise LookupError("a bug in the consumer")
 
     with pytest.raises(LookupError):
-        await consume(events(), on_event=broken)
-    assert closed
+        await consume(events.play(), on_event=broken)
+    assert events.closed
 
 
 async def test_run_charged_settles_a_stream_without_done_at_its_known_spend() -> None:

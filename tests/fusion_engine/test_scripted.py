@@ -15,6 +15,7 @@ from fusion_engine.request import FusionRequest
 from fusion_engine.scripted import ScriptedEngine
 from tests.bots.samples import sample_events, sample_result
 from tests.fusion_engine.jobs.fakes import request
+from tests.fusion_engine.test_port import Tracked
 
 RESULT = sample_result()
 EVENTS = sample_events(RESULT)
@@ -89,19 +90,8 @@ async def _refuse(total: int) -> None:
 
 
 async def test_closing_the_stream_closes_an_async_script() -> None:
-    closed = False
-
-    async def script(r: FusionRequest) -> AsyncIterator[FusionEvent]:
-        nonlocal closed
-        try:
-            for event in EVENTS:
-                yield event
-        finally:
-            closed = True
-
-    async def stop(event: FusionEvent) -> None:
-        raise LookupError("the consumer gave up")
-
-    with pytest.raises(LookupError):
-        await consume(ScriptedEngine(script).run(request()), on_event=stop)
-    assert closed
+    script = Tracked()
+    stream = ScriptedEngine(script.play).run(request())
+    assert await anext(stream) == EVENTS[0]
+    await stream.aclose()  # type: ignore[attr-defined]  # what consume does when it stops
+    assert script.closed
