@@ -38,7 +38,8 @@ from fusion_engine.jobs.worker import Worker
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import FusionResult, Quote
+from fusion_engine.result import FusionResult
+from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
 from tests.fusion_engine.jobs.fakes import FakeEngine
 from tests.redis_text import text
@@ -57,11 +58,6 @@ def pct(values: list[float], q: float) -> float:
 
 def ms(values: list[float]) -> str:
     return f"{pct(values, 0.5) * 1000:.2f} / {pct(values, 0.99) * 1000:.2f}"
-
-
-class FixedQuote:
-    async def quote(self, request: FusionRequest) -> Quote:
-        return Quote(micros=1_000)
 
 
 class StartRecorder(FakeEngine):
@@ -142,7 +138,7 @@ async def submit_latency(url: str, n: int) -> list[float]:
     await queue.connect()
     service = FusionService(
         config=config,
-        engine=FixedQuote(),
+        engine=ScriptedEngine([], quote=1_000),
         budgets=RedisBudgetStore(redis, default_daily_micros=10**12, default_monthly_micros=10**12),
         queue=queue,
         limiter=UserRateLimiter.on_redis("1000000/minute", redis),

@@ -29,15 +29,10 @@ from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import Quote
+from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
 from tests.adapters.discord.conftest import question
 from tests.fakes.discord_api import FakeDiscord
-
-
-class FixedQuote:
-    async def quote(self, request: FusionRequest) -> Quote:
-        return Quote(micros=12_345)
 
 
 class Timed:
@@ -79,7 +74,7 @@ async def measure(requests: int) -> tuple[list[float], list[float]]:
         service = Timed(
             FusionService(
                 config=config,
-                engine=FixedQuote(),
+                engine=ScriptedEngine([], quote=12_345),
                 budgets=RedisBudgetStore.from_defaults(redis, config.budgets),
                 queue=queue,
                 limiter=UserRateLimiter.on_redis("100000/minute", redis),

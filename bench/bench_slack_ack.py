@@ -35,18 +35,12 @@ from fusion_engine.config import load_config
 from fusion_engine.jobs.saq_queue import SaqJobQueue
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import connect_redis
-from fusion_engine.request import FusionRequest
-from fusion_engine.result import Quote
+from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
 from tests.adapters.slack.harness import SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 _WARM_UP = 20
-
-
-class FixedQuote:
-    async def quote(self, request: FusionRequest) -> Quote:
-        return Quote(micros=12_345)
 
 
 def _junk() -> list[tuple[bytes, dict[str, str]]]:
@@ -114,7 +108,7 @@ async def measure(requests: int, junk_senders: int) -> list[tuple[str, list[floa
         async with FakeSlack() as fake:
             service = FusionService(
                 config=config,
-                engine=FixedQuote(),
+                engine=ScriptedEngine([], quote=12_345),
                 budgets=RedisBudgetStore.from_defaults(redis, config.budgets),
                 queue=queue,
                 limiter=UserRateLimiter.on_redis(config.budgets.user_rate_limit, redis),

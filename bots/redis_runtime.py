@@ -30,10 +30,11 @@ from fusion_engine.config import FusionConfig
 from fusion_engine.errors import UnavailableError
 from fusion_engine.jobs.base import Responder
 from fusion_engine.jobs.saq_queue import SaqJobQueue
-from fusion_engine.jobs.worker import FusionRunner, Worker
+from fusion_engine.jobs.worker import Worker
+from fusion_engine.port import EnginePort
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import REDIS_DOWN, connect_redis, redis_address
-from fusion_engine.service import FusionService, Quoter
+from fusion_engine.service import FusionService
 
 __all__ = [
     "RedisRuntime",
@@ -107,7 +108,7 @@ def _unreachable(client: aioredis.Redis, *, embedded: bool) -> str:
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, config: FusionConfig, engine: Quoter
+    settings: Settings, config: FusionConfig, engine: EnginePort
 ) -> AsyncIterator[Services]:
     """Redis plus everything built on it, closed together."""
     async with AsyncExitStack() as stack:
@@ -126,7 +127,7 @@ async def open_services(
 def run_jobs_here(
     stack: AsyncExitStack,
     services: Services,
-    engine: FusionRunner,
+    engine: EnginePort,
     responders: Mapping[str, Responder],
 ) -> None:
     """Run this process's own queue of fusion jobs in the background until ``stack`` closes

@@ -28,6 +28,7 @@ __all__ = [
     "Contradiction",
     "ConversationTurn",
     "Done",
+    "EnginePort",
     "FusionConfig",
     "FusionEngine",
     "FusionError",
@@ -37,6 +38,7 @@ __all__ = [
     "FusionResult",
     "FusionService",
     "FusionStarted",
+    "IncompleteRunError",
     "InputError",
     "JobQueue",
     "JudgeStarted",
@@ -59,6 +61,7 @@ __all__ = [
     "RefusedError",
     "ReplyTarget",
     "Responder",
+    "ScriptedEngine",
     "SpendGuard",
     "StageCall",
     "StageError",
@@ -68,6 +71,7 @@ __all__ = [
     "UniqueInsight",
     "WriterDelta",
     "WriterStarted",
+    "consume",
     "format_usd",
     "load_config",
     "run_charged",
@@ -84,6 +88,10 @@ _EXPORTS = {
     "FusionConfig": "fusion_engine.config",
     "load_config": "fusion_engine.config",
     "FusionEngine": "fusion_engine.pipeline.engine",
+    "EnginePort": "fusion_engine.port",
+    "consume": "fusion_engine.port",
+    "ScriptedEngine": "fusion_engine.scripted",
+    "IncompleteRunError": "fusion_engine.errors",
     "BudgetExceeded": "fusion_engine.errors",
     "CallOverBudget": "fusion_engine.errors",
     "ConfigError": "fusion_engine.errors",
@@ -146,6 +154,7 @@ if TYPE_CHECKING:
         CallOverBudget,
         ConfigError,
         FusionError,
+        IncompleteRunError,
         InputError,
         ModelCallError,
         ModelConnectionError,
@@ -175,6 +184,7 @@ if TYPE_CHECKING:
     from fusion_engine.money import MICROS_PER_USD, format_usd, usd_to_micros
     from fusion_engine.pipeline.engine import FusionEngine
     from fusion_engine.pools import PoolSpec
+    from fusion_engine.port import EnginePort, consume
     from fusion_engine.request import ConversationTurn, FusionRequest
     from fusion_engine.result import (
         Analysis,
@@ -190,6 +200,7 @@ if TYPE_CHECKING:
         Stance,
         UniqueInsight,
     )
+    from fusion_engine.scripted import ScriptedEngine
     from fusion_engine.service import Accepted, FusionService, run_charged
 else:
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

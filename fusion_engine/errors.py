@@ -14,6 +14,7 @@
     │   └── CallOverBudget           not made: the budget hold could not grow to cover it
     ├── QuorumError                  too few panel members answered
     ├── StageError                   judge/writer stage failed after billed calls (spent_micros)
+    ├── IncompleteRunError           an engine's event stream ended without ``Done`` (an engine bug)
     ├── RefusedError                 the request was refused before anything ran; nothing charged
     │   ├── BudgetExceeded           the tenant's budget cannot cover the quote
     │   └── RateLimited              too many requests from this user
@@ -36,6 +37,7 @@ __all__ = [
     "CallOverBudget",
     "ConfigError",
     "FusionError",
+    "IncompleteRunError",
     "InputError",
     "ModelCallError",
     "ModelConnectionError",
@@ -190,6 +192,15 @@ class StageError(FusionError):
     def __init__(self, message: str, *, spent_micros: int = 0) -> None:
         super().__init__(message)
         self.spent_micros = spent_micros
+
+
+class IncompleteRunError(FusionError):
+    """An engine's event stream ended without ``Done``: a broken engine, not a failed fusion
+    (a failed fusion raises its own error from the stream). Whatever the stream reported it
+    spent before it ended is still charged."""
+
+    def __init__(self, message: str = "The fusion ended without an answer.") -> None:
+        super().__init__(message)
 
 
 class RefusedError(FusionError):

@@ -19,20 +19,18 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from fusion_engine import metrics
-from fusion_engine.allowance import Allowance, SpendGuard
+from fusion_engine.allowance import Allowance
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
 from fusion_engine.config import FusionConfig
-from fusion_engine.errors import FusionError, StageError
-from fusion_engine.events import Done, FusionEvent
+from fusion_engine.errors import FusionError
 from fusion_engine.jobs.base import FusionJob, JobQueue, ReplyTarget
-from fusion_engine.jobs.worker import SpendMeter
 from fusion_engine.money import limit_to_micros
+from fusion_engine.port import EnginePort, OnEvent, SpendMeter, consume
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, Quote
@@ -42,21 +40,12 @@ __all__ = [
     "Accepted",
     "FusionService",
     "KeyedJobQueue",
-    "Quoter",
     "run_charged",
 ]
 
 DEFAULT_HOLD_LEASE_S = 900.0
 """A submitted job's hold lives this long before a worker starts it (queue wait + run); a
 worker then renews it while running. If nothing ever runs the job, the hold frees itself."""
-
-
-class Quoter(Protocol):
-    async def quote(self, request: FusionRequest) -> Quote: ...
-
-
-class _Engine(Quoter, Protocol):
-    def run(self, request: FusionRequest, guard: SpendGuard) -> AsyncIterator[FusionEvent]: ...
 
 
 @runtime_checkable
@@ -82,7 +71,7 @@ class FusionService:
         self,
         *,
         config: FusionConfig,
-        engine: Quoter,
+        engine: EnginePort,
         budgets: BudgetStore,
         queue: JobQueue,
         limiter: UserRateLimiter,
@@ -145,11 +134,11 @@ class FusionService:
 
 async def run_charged(
     budgets: BudgetStore,
-    engine: _Engine,
+    engine: EnginePort,
     request: FusionRequest,
     *,
     tenant: str,
-    on_event: Callable[[FusionEvent], Awaitable[None]] | None = None,
+    on_event: OnEvent | None = None,
     lease_s: float = DEFAULT_HOLD_LEASE_S,
 ) -> FusionResult:
     """Quote, reserve, run in this process and settle; ``BudgetExceeded`` before any call.
@@ -161,16 +150,7 @@ async def run_charged(
     guard = await Allowance.held(budgets, tenant, hold, quote.micros, lease_s=lease_s)
     meter = SpendMeter()
     try:
-        async for event in engine.run(request, guard):
-            meter.observe(event)
-            if on_event is not None:
-                await on_event(event)
-            if isinstance(event, Done):
-                return event.result
-        raise RuntimeError("the engine's event stream ended without a Done event")
-    except StageError as exc:  # what the failed stage billed was in no event
-        meter.micros += exc.spent_micros
-        raise
+        return await consume(engine.run(request, guard), on_event=on_event, meter=meter)
     finally:
         await budgets.settle(tenant, hold, meter.micros)
         metrics.SPEND_MICROS.inc(meter.micros)

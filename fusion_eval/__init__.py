@@ -24,7 +24,6 @@ __all__ = [
     "EvalQuestion",
     "EvalReport",
     "EvalRun",
-    "Fuser",
     "OrderVerdict",
     "PairJudge",
     "ParsedVerdict",
@@ -66,7 +65,6 @@ _EXPORTS = {
     "EvalPlan": "fusion_eval.runner",
     "EvalProgress": "fusion_eval.runner",
     "EvalRun": "fusion_eval.runner",
-    "Fuser": "fusion_eval.runner",
     "default_judges": "fusion_eval.runner",
     "run_eval": "fusion_eval.runner",
     "RateSummary": "fusion_eval.stats",
@@ -94,7 +92,6 @@ if TYPE_CHECKING:
         EvalPlan,
         EvalProgress,
         EvalRun,
-        Fuser,
         default_judges,
         run_eval,
     )

@@ -1,7 +1,7 @@
 """Running an eval: fuse each question, then have judges compare the fused answer with the panel.
 
 Per question, in order: read it back from the resume cache if it is there; otherwise quote the
-fusion (``Fuser.quote``) plus every judge call it will need (answers assumed at their token caps,
+fusion (``quote``) plus every judge call it will need (answers assumed at their token caps,
 so the quote is an upper bound) and stop cleanly, skipping the rest, when that quote would take
 this run past ``max_micros``; otherwise fuse, run the comparisons concurrently (bounded), save
 the record, and report progress with the running cost. Up to ``parallel_questions`` questions
@@ -23,14 +23,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
+from fusion_engine.allowance import UNLIMITED
 from fusion_engine.errors import FusionError
 from fusion_engine.llm.base import ModelClient, PriceSource
 from fusion_engine.money import format_usd
 from fusion_engine.pools import PoolSpec
+from fusion_engine.port import EnginePort, consume
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import FusionResult, PanelAnswer, Quote
+from fusion_engine.result import FusionResult, PanelAnswer
 from fusion_eval.cache import ResultCache, cache_key
 from fusion_eval.cost_cap import CostCap
 from fusion_eval.judging import PairJudge
@@ -41,18 +43,9 @@ __all__ = [
     "EvalPlan",
     "EvalProgress",
     "EvalRun",
-    "Fuser",
     "default_judges",
     "run_eval",
 ]
-
-
-class Fuser(Protocol):
-    """The engine, as the eval needs it (``FusionEngine`` fits)."""
-
-    async def quote(self, request: FusionRequest) -> Quote: ...
-
-    async def fuse(self, request: FusionRequest) -> FusionResult: ...
 
 
 def default_judges(
@@ -147,7 +140,7 @@ def _pairs(plan: EvalPlan, models: Iterable[tuple[str, str]]) -> list[tuple[Test
 class _Runner:
     def __init__(
         self,
-        fuser: Fuser,
+        fuser: EnginePort,
         judge: PairJudge,
         run: EvalRun,
         cache: ResultCache,
@@ -250,7 +243,7 @@ class _Runner:
             started = time.monotonic()
             self.emit("fusing", item.id)
             try:
-                fusion = await self.fuser.fuse(request)
+                fusion = await consume(self.fuser.run(request, UNLIMITED))
             except FusionError as exc:
                 # What a failed fusion spent is not reported back, so its quote is charged.
                 self.cap.charge(fusion_quote)
@@ -308,7 +301,7 @@ async def run_eval(
     plan: EvalPlan,
     questions: Iterable[EvalQuestion],
     *,
-    fuser: Fuser,
+    fuser: EnginePort,
     client: ModelClient,
     prices: PriceSource,
     out_dir: Path,

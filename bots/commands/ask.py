@@ -18,11 +18,11 @@ from fusion_engine.errors import InputError
 
 if TYPE_CHECKING:  # the model stack loads when the command runs, not when the CLI starts
     from bots.settings import Settings
-    from bots.terminal import ProgressView
     from bots.wiring import Runtime
     from fusion_engine.budget.base import BudgetStatus
     from fusion_engine.config import FusionConfig
     from fusion_engine.events import FusionEvent
+    from fusion_engine.port import OnEvent
     from fusion_engine.request import FusionRequest
     from fusion_engine.result import FusionResult
 
@@ -66,7 +66,7 @@ def build_request(
 
 
 async def _charged(
-    settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, view: ProgressView
+    settings: Settings, rt: Runtime, request: FusionRequest, tenant: str, show: OnEvent
 ) -> tuple[FusionResult, BudgetStatus]:
     """Run the fusion against ``tenant``'s budget: reserve the quote, run, settle the cost."""
     from bots.redis_runtime import open_redis
@@ -75,10 +75,6 @@ async def _charged(
 
     async with open_redis(settings) as redis:
         budgets = RedisBudgetStore.from_defaults(redis.redis, rt.config.budgets)
-
-        async def show(event: FusionEvent) -> None:
-            view.handle(event)
-
         result = await run_charged(budgets, rt.engine, request, tenant=tenant, on_event=show)
         return result, await budgets.status(tenant)
 
@@ -93,23 +89,22 @@ async def _fuse(
 ) -> FusionResult:
     from bots.terminal import ProgressView, make_console, render_result
     from bots.wiring import Runtime
-    from fusion_engine.events import Done
+    from fusion_engine.allowance import UNLIMITED
     from fusion_engine.money import format_usd
+    from fusion_engine.port import consume
 
     progress = make_console(sys.stderr if as_json else sys.stdout)
-    result: FusionResult | None = None
     budget: BudgetStatus | None = None
     async with Runtime.open(settings, config=config) as rt:
         with ProgressView(progress) as view:
+
+            async def show(event: FusionEvent) -> None:
+                view.handle(event)
+
             if tenant is not None:
-                result, budget = await _charged(settings, rt, request, tenant, view)
+                result, budget = await _charged(settings, rt, request, tenant, show)
             else:
-                async for event in rt.engine.run(request):
-                    view.handle(event)
-                    if isinstance(event, Done):
-                        result = event.result
-    if result is None:  # pragma: no cover - the engine contract says Done comes last
-        raise RuntimeError("the fusion ended without a result")
+                result = await consume(rt.engine.run(request, UNLIMITED), on_event=show)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         sys.stdout.flush()

@@ -47,29 +47,26 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from fusion_engine import metrics
-from fusion_engine.allowance import Allowance, SpendGuard
+from fusion_engine.allowance import Allowance
 from fusion_engine.budget.base import BudgetStatus, BudgetStore
-from fusion_engine.errors import FusionError, StageError, UnavailableError
-from fusion_engine.events import AnalysisReady, Done, FusionEvent, MemberFailed, MemberFinished
+from fusion_engine.errors import FusionError, UnavailableError
+from fusion_engine.events import Done, FusionEvent, MemberFailed
 from fusion_engine.jobs.base import FusionJob, Responder
 from fusion_engine.jobs.ledger import JobBusy, JobLedger, MemoryJobLedger, RedisJobLedger
 from fusion_engine.logs import FieldLogger, get_logger
-from fusion_engine.request import FusionRequest
+from fusion_engine.port import EnginePort, consume
 from fusion_engine.result import FusionResult
 
 __all__ = [
     "DEFAULT_WORKER_LEASE_S",
     "GAVE_UP_MESSAGE",
-    "FusionRunner",
     "Heartbeat",
-    "SpendMeter",
     "Worker",
 ]
 
@@ -84,36 +81,6 @@ GAVE_UP_MESSAGE = (
 )
 
 log = get_logger(__name__)
-
-
-class FusionRunner(Protocol):
-    """What the worker needs of the engine: a run whose every model call ``guard`` covers."""
-
-    def run(self, request: FusionRequest, guard: SpendGuard) -> AsyncIterator[FusionEvent]: ...
-
-
-class SpendMeter:
-    """What a fusion is known to have spent so far, from its progress events."""
-
-    def __init__(self) -> None:
-        self.micros = 0
-        self.final = False
-
-    def observe(self, event: FusionEvent) -> bool:
-        """Count ``event``'s cost; True when the known spend changed."""
-        if isinstance(event, Done):
-            self.micros, self.final = event.result.cost_micros, True
-            return True
-        if isinstance(event, MemberFinished):
-            cost = event.answer.usage.cost_micros
-        elif isinstance(event, MemberFailed):
-            cost = event.failure.usage.cost_micros
-        elif isinstance(event, AnalysisReady):
-            cost = event.usage.cost_micros
-        else:
-            return False
-        self.micros += cost
-        return cost > 0
 
 
 class _Outcome(BaseModel):
@@ -137,7 +104,7 @@ class Worker:
     def __init__(
         self,
         *,
-        engine: FusionRunner,
+        engine: EnginePort,
         budgets: BudgetStore,
         responders: Mapping[str, Responder],
         redis: aioredis.Redis | None = None,
@@ -266,36 +233,35 @@ class Worker:
             raise
         except FusionError as exc:  # the budget cannot cover this attempt
             return self._failed(exc, bound)
-        meter = SpendMeter()
         started = time.monotonic()
-        stream = self._engine.run(job.request, guard)
+        recording = False
+
+        async def record(micros: int) -> None:
+            nonlocal recording
+            recording = True
+            await self.ledger.record_spend(job.key, attempt, micros)
+            recording = False
+
+        async def progress(event: FusionEvent) -> None:
+            if isinstance(event, Done):
+                return
+            if isinstance(event, MemberFailed):
+                bound.warning(
+                    "panel member failed",
+                    model=event.failure.model,
+                    reason=event.failure.error_kind,
+                )
+            await self._progress(job, event, responder, bound)
+
         try:
-            while True:
-                try:
-                    event = await anext(stream)
-                except StopAsyncIteration:
-                    break
-                except FusionError as exc:
-                    if isinstance(exc, StageError) and exc.spent_micros:
-                        meter.micros += exc.spent_micros
-                        await self.ledger.record_spend(job.key, attempt, meter.micros)
-                    return self._failed(exc, bound)
-                if meter.observe(event):
-                    await self.ledger.record_spend(job.key, attempt, meter.micros)
-                if isinstance(event, Done):
-                    return self._succeeded(event.result, started, bound)
-                if isinstance(event, MemberFailed):
-                    bound.warning(
-                        "panel member failed",
-                        model=event.failure.model,
-                        reason=event.failure.error_kind,
-                    )
-                await self._progress(job, event, responder, bound)
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        raise RuntimeError("the engine's event stream ended without a Done event")
+            result = await consume(
+                self._engine.run(job.request, guard), on_event=progress, on_spend=record
+            )
+        except FusionError as exc:
+            if recording:  # the ledger failed, not the fusion: the queue retries the job
+                raise
+            return self._failed(exc, bound)
+        return self._succeeded(result, started, bound)
 
     def _failed(self, exc: FusionError, bound: FieldLogger) -> _Outcome:
         reason = metrics.failure_reason(exc)

@@ -5,7 +5,8 @@ or raises a ``ModelCallError``), sync or async. It streams the text in small pie
 so code above the seam can be tested without a server. Like the real client, it cuts a text
 longer than the request's ``max_tokens`` (flagging it ``truncated``) and raises an empty answer
 as a ``ModelOutputError`` that carries the answer's usage. End-to-end tests use the loopback fake
-OpenAI-compatible server in ``tests/fakes`` instead.
+OpenAI-compatible server in ``tests/fakes`` instead. One seam up, the engine port's fake is
+``fusion_engine.scripted.ScriptedEngine``.
 """
 
 from __future__ import annotations

@@ -15,10 +15,8 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import aclosing
 
 from fusion_engine.allowance import UNLIMITED, SpendGuard
-from fusion_engine.errors import FusionError
 from fusion_engine.events import (
     AnalysisReady,
     Done,
@@ -34,6 +32,7 @@ from fusion_engine.pipeline.judge import label_answers, run_judge
 from fusion_engine.pipeline.panel import Caller, run_panel
 from fusion_engine.pipeline.quote import quote_request
 from fusion_engine.pipeline.writer import run_writer
+from fusion_engine.port import consume
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import FusionResult, PanelAnswer, PanelFailure, Quote, StageLatency
 
@@ -140,13 +139,7 @@ class FusionEngine:
         guard: SpendGuard = UNLIMITED,
     ) -> FusionResult:
         """Run one fusion to the end and return its result, passing each event to ``on_event``."""
-        async with aclosing(self.run(request, guard)) as events:
-            async for event in events:
-                if on_event is not None:
-                    await on_event(event)
-                if isinstance(event, Done):
-                    return event.result
-        raise FusionError("the fusion ended without a result")  # pragma: no cover
+        return await consume(self.run(request, guard), on_event=on_event)
 
     async def _fuse(
         self, request: FusionRequest, channel: _EventChannel, guard: SpendGuard

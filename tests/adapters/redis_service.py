@@ -11,16 +11,17 @@ import redis.asyncio as aioredis
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
 from fusion_engine.jobs.saq_queue import SaqJobQueue
+from fusion_engine.port import EnginePort
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.redis_guard import connect_redis
-from fusion_engine.service import FusionService, Quoter
+from fusion_engine.service import FusionService
 
 __all__ = ["redis_service"]
 
 
 @asynccontextmanager
 async def redis_service(
-    url: str, config: FusionConfig, engine: Quoter
+    url: str, config: FusionConfig, engine: EnginePort
 ) -> AsyncIterator[tuple[FusionService, aioredis.Redis]]:
     """The service, and the command client the adapter should share with it (short
     timeouts, so a stopped server fails fast)."""

@@ -1,16 +1,18 @@
-"""In-process seams for eval tests: a fake ``Fuser`` with hand-built results, and judge fakes."""
+"""In-process seams for eval tests: a scripted engine with hand-built results, and judge fakes."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fusion_engine.errors import QuorumError
+from fusion_engine.events import Done, FusionEvent
 from fusion_engine.llm.base import ChatRequest, ModelPrice, Usage
 from fusion_engine.llm.function import StaticPrices
 from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import FusionResult, PanelAnswer, Quote, StageCall, StageLatency
+from fusion_engine.result import FusionResult, PanelAnswer, StageCall, StageLatency
+from fusion_engine.scripted import ScriptedEngine
 
 POOL = PoolSpec(
     name="tiny",
@@ -33,8 +35,9 @@ PRICES = StaticPrices(
 """$1 / M prompt tokens and $2 / M completion tokens for every model in these tests."""
 
 
-class FakeFuser:
-    """A ``Fuser`` that returns a hand-built result; counts calls; may fail some questions."""
+class FakeFuser(ScriptedEngine):
+    """An engine whose run is ``fuse``'s hand-built result; counts fusions; may fail some
+    questions."""
 
     def __init__(
         self,
@@ -43,15 +46,14 @@ class FakeFuser:
         cost_micros: int = 500,
         fail: Callable[[str], bool] = lambda q: False,
     ) -> None:
+        super().__init__(self._play, quote=quote_micros)
         self.quote_micros = quote_micros
         self.cost_micros = cost_micros
         self.fail = fail
-        self.quoted: list[str] = []
         self.fused: list[str] = []
 
-    async def quote(self, request: FusionRequest) -> Quote:
-        self.quoted.append(request.question)
-        return Quote(micros=self.quote_micros)
+    async def _play(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
+        yield Done(result=await self.fuse(request))
 
     async def fuse(self, request: FusionRequest) -> FusionResult:
         self.fused.append(request.question)

@@ -178,6 +178,7 @@ async def test_failed_fusions_are_reported_and_retried_on_resume(tmp_path: Path)
     assert set(run.failed) == {"q2"}
     assert "only 0 of the panel answered" in run.failed["q2"]
     judged = sum(r.judge_cost_micros for r in run.records)
+    assert isinstance(fuser.quote_micros, int)
     assert run.spent_micros == 2 * fuser.cost_micros + judged + fuser.quote_micros
     again, fuser2, _ = await _run(tmp_path, prefers("FUSED"))
     assert again.cached_ids == ["q0", "q1"]

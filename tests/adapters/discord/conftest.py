@@ -1,15 +1,15 @@
 """Fixtures for the Discord adapter: the loopback fake Discord, a real Redis, the real bot.
 
-Until the shared service/worker land, ``ScriptedService`` stands in for ``FusionService``: it
-records submissions, refuses when told to, and plays a scripted fusion (events, then result)
-into the real ``DiscordResponder`` the way the worker does.
+``ScriptedService`` is the real ``FusionService`` (in-memory budgets, queue, worker and ledger)
+over a ``ScriptedEngine``, so a question goes the real way, dedupe and charge included, into the
+real ``DiscordResponder``; only the fusion itself is scripted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,12 +19,16 @@ from adapters.common import FusionService
 from adapters.discord import DiscordResponder, DiscordRest, DiscordStore, FusionBot, Intake
 from adapters.discord.connection import point_at
 from fusion_engine.budget.base import BudgetStatus
+from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.errors import FusionError
-from fusion_engine.events import FusionEvent, FusionStarted, MemberFinished
+from fusion_engine.events import Done, FusionEvent, FusionStarted, MemberFinished
 from fusion_engine.jobs.base import FusionJob, ReplyTarget
+from fusion_engine.jobs.memory import MemoryJobQueue
+from fusion_engine.jobs.worker import Worker
 from fusion_engine.llm.base import Usage
 from fusion_engine.money import usd_to_micros
+from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (
     Analysis,
@@ -32,11 +36,13 @@ from fusion_engine.result import (
     FusionResult,
     PanelAnswer,
     PanelFailure,
-    Quote,
     StageCall,
     StageLatency,
     Stance,
 )
+from fusion_engine.scripted import ScriptedEngine
+from fusion_engine.service import Accepted
+from fusion_engine.service import FusionService as CoreFusionService
 from tests.fakes.discord_api import FakeDiscord
 
 
@@ -93,80 +99,83 @@ def budget_status(tenant: str, daily_usd: float = 5.0, monthly_usd: float = 50.0
     )
 
 
-@dataclass(frozen=True)
-class Submitted:
-    job: FusionJob
-    duplicate: bool = False
-    quote: Quote = field(default_factory=lambda: Quote(micros=1000))
+def scripted_events(result: FusionResult) -> list[FusionEvent]:
+    """A short fusion: started, each panel answer, then ``Done(result)``."""
+    return [
+        FusionStarted(
+            request_id=result.request_id,
+            models=tuple(m.model for m in result.panel),
+            judge="j",
+            writer="w",
+        ),
+        *(MemberFinished(answer=a) for a in result.answers),
+        Done(result=result),
+    ]
 
 
-@dataclass
-class ScriptedService:
-    """A stand-in ``FusionService`` that plays ``result`` (or ``error``) into the responder."""
+class ScriptedService(CoreFusionService):
+    """The real service over a ``ScriptedEngine`` that plays ``result`` or fails with ``error``.
 
-    responder: DiscordResponder | None = None
-    result: Callable[[FusionRequest], FusionResult] = lambda _r: make_result()
-    error: FusionError | None = None
-    refuse: FusionError | None = None
-    jobs: list[FusionJob] = field(default_factory=list)
-    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    attempts: int = 0
-    limit_calls: list[str] = field(default_factory=list)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    Test hooks: ``refuse`` is raised by ``submit`` before the service runs (a refusal, or a
+    bug); ``attempts`` counts submits; ``limits`` and ``limit_calls`` record ``set_limits``."""
 
-    async def submit(self, key: str, request: FusionRequest, reply: ReplyTarget) -> Submitted:
-        async with self.changed:
+    def __init__(self) -> None:
+        self.engine = ScriptedEngine(self._fusion, quote=1000)
+        self.budgets = MemoryBudgetStore()
+        self.queue = MemoryJobQueue()
+        super().__init__(
+            config=load_config(),
+            engine=self.engine,
+            budgets=self.budgets,
+            queue=self.queue,
+            limiter=UserRateLimiter.in_memory("100/minute"),
+        )
+        self.result: Callable[[FusionRequest], FusionResult] = lambda _r: make_result()
+        self.error: FusionError | None = None
+        self.refuse: FusionError | None = None
+        self.attempts = 0
+        self.limits: dict[str, tuple[float, float]] = {}
+        self.limit_calls: list[str] = []
+        self._changed = asyncio.Condition()
+
+    def answer_through(self, responder: DiscordResponder) -> None:
+        self.queue.worker = Worker(
+            engine=self.engine, budgets=self.budgets, responders={"discord": responder}
+        )
+
+    @property
+    def jobs(self) -> list[FusionJob]:
+        """The accepted jobs, in order (a duplicate is not a second job)."""
+        return list(self.queue.jobs.values())
+
+    def _fusion(self, request: FusionRequest) -> Sequence[FusionEvent | BaseException]:
+        if self.error is not None:
+            return [self.error]
+        return scripted_events(self.result(request))
+
+    async def submit(self, key: str, request: FusionRequest, reply: ReplyTarget) -> Accepted:
+        async with self._changed:
             self.attempts += 1
-            self.changed.notify_all()
         if self.refuse is not None:
             raise self.refuse
-        if any(j.key == key for j in self.jobs):
-            return Submitted(next(j for j in self.jobs if j.key == key), duplicate=True)
-        job = FusionJob(key=key, request=request, reply=reply, quote_micros=1000)
-        self.jobs.append(job)
-        task = asyncio.create_task(self._run(job))
-        self.tasks.add(task)
-        return Submitted(job)
+        accepted = await super().submit(key, request, reply)
+        async with self._changed:
+            self._changed.notify_all()
+        return accepted
 
     async def wait_jobs(self, count: int = 1) -> list[FusionJob]:
         """Wait until ``count`` jobs were accepted, then until they were all answered."""
-        async with asyncio.timeout(20), self.changed:
-            await self.changed.wait_for(lambda: len(self.jobs) >= count)
-        while pending := [t for t in self.tasks if not t.done()]:
-            await asyncio.gather(*pending)
+        async with asyncio.timeout(20), self._changed:
+            await self._changed.wait_for(lambda: len(self.jobs) >= count)
+        await self.queue.join()
         return self.jobs
-
-    async def _run(self, job: FusionJob) -> None:
-        assert self.responder is not None
-        if self.error is not None:
-            await self.responder.on_error(job, self.error)
-        else:
-            result = self.result(job.request)
-            events: list[FusionEvent] = [
-                FusionStarted(
-                    request_id="r1",
-                    models=tuple(m.model for m in result.panel),
-                    judge="j",
-                    writer="w",
-                ),
-                *(MemberFinished(answer=a) for a in result.answers),
-            ]
-            for event in events:
-                await self.responder.on_event(job, event)
-            await self.responder.on_result(job, result, await self.budget(job.reply.tenant))
-        self.finished.set()
-
-    async def budget(self, tenant: str) -> BudgetStatus:
-        return budget_status(tenant, *self.limits.get(tenant, (5.0, 50.0)))
 
     async def set_limits(
         self, tenant: str, *, daily_usd: float, monthly_usd: float
     ) -> BudgetStatus:
         self.limits[tenant] = (daily_usd, monthly_usd)
         self.limit_calls.append(tenant)
-        return await self.budget(tenant)
+        return await super().set_limits(tenant, daily_usd=daily_usd, monthly_usd=monthly_usd)
 
 
 @pytest.fixture
@@ -214,13 +223,12 @@ async def start_bot(
     fake: FakeDiscord, service: ScriptedService, store: DiscordStore, config: FusionConfig
 ) -> Running:
     bot, responder, task = await connect_bot(service, store, config)
-    service.responder = responder
+    service.answer_through(responder)
     return Running(bot, service, responder, task)
 
 
 async def stop_bot(running: Running) -> None:
-    for task in running.service.tasks:
-        await task
+    await running.service.queue.join()
     await running.bot.close()
     await running.task
 

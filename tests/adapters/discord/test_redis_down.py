@@ -20,7 +20,7 @@ from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.config import FusionConfig
 from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE
 from tests.adapters.discord.conftest import connect_bot, make_result, question
-from tests.adapters.discord.test_with_service import ScriptedEngine
+from tests.adapters.discord.test_with_service import scripted_engine
 from tests.adapters.redis_service import redis_service
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 
@@ -31,7 +31,7 @@ EPHEMERAL = 64
 async def bot_on_redis(
     fake_discord: FakeDiscord, own_redis: EmbeddedRedis, config: FusionConfig
 ) -> AsyncIterator[FusionBot]:
-    async with redis_service(own_redis.url, config, ScriptedEngine()) as (service, redis):
+    async with redis_service(own_redis.url, config, scripted_engine()) as (service, redis):
         bot, _, task = await connect_bot(service, DiscordStore(redis), config)
         try:
             yield bot

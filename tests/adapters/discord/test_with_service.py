@@ -11,36 +11,23 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.discord import DiscordStore, FusionBot
-from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.redis_store import RedisBudgetStore
 from fusion_engine.config import FusionConfig
-from fusion_engine.events import Done, FusionEvent, FusionStarted, MemberFinished
 from fusion_engine.jobs.memory import MemoryJobQueue
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.money import format_usd
 from fusion_engine.ratelimit import UserRateLimiter
-from fusion_engine.request import FusionRequest
-from fusion_engine.result import Quote
+from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
-from tests.adapters.discord.conftest import connect_bot, make_result, question
+from tests.adapters.discord.conftest import connect_bot, make_result, question, scripted_events
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
 
 QUOTE_MICROS = 40_000
 
 
-class ScriptedEngine:
-    async def quote(self, request: FusionRequest) -> Quote:
-        return Quote(micros=QUOTE_MICROS)
-
-    async def run(
-        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
-    ) -> AsyncIterator[FusionEvent]:
-        result = make_result()
-        models = tuple(m.model for m in result.panel)
-        yield FusionStarted(request_id=result.request_id, models=models, judge="j", writer="w")
-        for answer in result.answers:
-            yield MemberFinished(answer=answer)
-        yield Done(result=result)
+def scripted_engine() -> ScriptedEngine:
+    """The sample answer for any question, quoted at ``QUOTE_MICROS``."""
+    return ScriptedEngine(lambda _r: scripted_events(make_result()), quote=QUOTE_MICROS)
 
 
 @dataclass
@@ -57,7 +44,7 @@ async def stack(
     store: DiscordStore,
     config: FusionConfig,
 ) -> AsyncIterator[Stack]:
-    engine = ScriptedEngine()
+    engine = scripted_engine()
     budgets = RedisBudgetStore.from_defaults(redis_client, config.budgets)
     queue = MemoryJobQueue()
     service = FusionService(

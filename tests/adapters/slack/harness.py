@@ -2,17 +2,17 @@
 
 ``SlackHarness`` wires the real adapter (bolt ``AsyncApp`` in an aiohttp server, signature
 checks on), the real ``FusionService`` with an in-memory budget and queue whose ``Worker`` runs
-jobs through a scripted runner (hand-made events, no model calls), a real Redis for the adapter's
-state, and ``FakeSlack`` as the Web API. Tests send signed requests exactly as Slack would.
+jobs through a ``ScriptedEngine`` (hand-made events, no model calls), a real Redis for the
+adapter's state, and ``FakeSlack`` as the Web API. Tests send signed requests exactly as Slack
+would.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,6 @@ from adapters.slack import (
     build_app,
     web_app,
 )
-from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.memory import MemoryBudgetStore
 from fusion_engine.config import FusionConfig, load_config
 from fusion_engine.events import FusionEvent
@@ -38,7 +37,8 @@ from fusion_engine.jobs.memory import MemoryJobQueue
 from fusion_engine.jobs.worker import Worker
 from fusion_engine.ratelimit import UserRateLimiter
 from fusion_engine.request import FusionRequest
-from fusion_engine.result import FusionResult, Quote
+from fusion_engine.result import FusionResult
+from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
 from tests.bots.samples import sample_events, sample_result
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
@@ -48,29 +48,23 @@ QUOTE_MICROS = 12_345
 
 
 @dataclass
-class ScriptedRunner:
-    """Stands in for the engine: a fixed quote, and the sample events for any request."""
+class SampleFusion:
+    """The script of the harness's engine: the sample events of ``make_result(request)``."""
 
     make_result: Callable[[FusionRequest], FusionResult] = field(
         default=lambda request: sample_result(degraded=True)
     )
-    requests: list[FusionRequest] = field(default_factory=list)
-    gate: asyncio.Event | None = None
 
-    async def quote(self, request: FusionRequest) -> Quote:
-        return Quote(micros=QUOTE_MICROS)
-
-    async def run(
-        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
-    ) -> AsyncIterator[FusionEvent]:
-        self.requests.append(request)
-        if self.gate is not None:
-            await self.gate.wait()
+    def __call__(self, request: FusionRequest) -> list[FusionEvent]:
         result = self.make_result(request).model_copy(
             update={"question": request.question, "request_id": request.request_id}
         )
-        for event in sample_events(result):
-            yield event
+        return sample_events(result)
+
+
+def scripted_engine(script: SampleFusion | None = None) -> ScriptedEngine:
+    """A fixed quote, and the sample events for any request."""
+    return ScriptedEngine(script or SampleFusion(), quote=QUOTE_MICROS)
 
 
 def signed_headers(body: str, *, secret: str = SIGNING_SECRET, age_s: float = 0) -> dict[str, str]:
@@ -147,7 +141,8 @@ class SlackClient:
 class SlackHarness(SlackClient):
     redis: aioredis.Redis
     config: FusionConfig
-    runner: ScriptedRunner
+    runner: ScriptedEngine
+    script: SampleFusion
     budgets: MemoryBudgetStore
     queue: MemoryJobQueue
     service: FusionService
@@ -169,7 +164,7 @@ async def serve(
 
 
 def build_handlers(
-    fake: FakeSlack, redis: aioredis.Redis, runner: ScriptedRunner, *, rate: str = "100/minute"
+    fake: FakeSlack, redis: aioredis.Redis, runner: ScriptedEngine, *, rate: str = "100/minute"
 ) -> tuple[SlackHandlers, FusionService, MemoryBudgetStore, MemoryJobQueue, SlackResponder]:
     config = load_config()
     budgets = MemoryBudgetStore()
@@ -190,7 +185,8 @@ def build_handlers(
 async def open_harness(
     fake: FakeSlack, redis: aioredis.Redis, *, rate: str = "100/minute"
 ) -> tuple[SlackHarness, TestServer]:
-    runner = ScriptedRunner()
+    script = SampleFusion()
+    runner = scripted_engine(script)
     handlers, service, budgets, queue, responder = build_handlers(fake, redis, runner, rate=rate)
     app, server, http = await serve(handlers, fake)
     harness = SlackHarness(
@@ -198,6 +194,7 @@ async def open_harness(
         redis=redis,
         config=handlers.config,
         runner=runner,
+        script=script,
         budgets=budgets,
         queue=queue,
         service=service,

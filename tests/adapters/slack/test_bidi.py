@@ -40,7 +40,7 @@ def _hostile(request: FusionRequest) -> FusionResult:
 
 
 async def test_no_bidi_control_reaches_slack(slack: SlackHarness) -> None:
-    slack.runner.make_result = _hostile
+    slack.script.make_result = _hostile
     await slack.command(f"why? {BIDI_ATTACK}")
     await slack.queue.join()
     key = next(iter(slack.queue.jobs))

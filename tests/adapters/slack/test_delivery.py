@@ -39,7 +39,7 @@ async def test_private_channel_is_answered_through_response_url(slack: SlackHarn
 async def test_response_url_says_what_it_could_not_post(slack: SlackHarness) -> None:
     slack.fake.not_member.add("CPRIV")
     slack.fake.private.add("CPRIV")
-    slack.runner.make_result = _huge_result
+    slack.script.make_result = _huge_result
     await slack.command("a very long one?", channel="CPRIV")
     await slack.queue.join()
     assert len(slack.fake.responses) == 5  # Slack's limit for one response_url
@@ -65,7 +65,7 @@ def _long_result(request: FusionRequest) -> FusionResult:
 
 
 async def test_long_answer_is_split_never_truncated(slack: SlackHarness) -> None:
-    slack.runner.make_result = _long_result
+    slack.script.make_result = _long_result
     await slack.command("long one?")
     await slack.queue.join()
     final = slack.fake.of("chat.update")[-1].args
@@ -91,7 +91,7 @@ async def test_long_answer_is_split_never_truncated(slack: SlackHarness) -> None
 
 
 async def test_model_output_cannot_ping_or_break_the_message(slack: SlackHarness) -> None:
-    slack.runner.make_result = _long_result
+    slack.script.make_result = _long_result
     await slack.command("safe?")
     await slack.queue.join()
     sent = posted_text(slack.fake)
@@ -214,7 +214,7 @@ async def test_interrupted_delivery_resumes_without_duplicates(slack: SlackHarne
     await slack.redis.hdel(key, "final")
     await slack.redis.hset(key, "replies", "2")
     before = len(slack.fake.of("chat.postMessage"))
-    result = slack.runner.make_result(job.request)
+    result = slack.script.make_result(job.request)
     await slack.responder.on_result(job, result, None)
     after = slack.fake.of("chat.postMessage")[before:]
     assert len(after) == 1
@@ -230,7 +230,7 @@ async def test_deleted_message_is_posted_again(slack: SlackHarness) -> None:
     await slack.redis.hdel(f"fusion:slack:msg:{job.key}", "final")
     slack.fake.fail("chat.update", "message_not_found")
     before = len(slack.fake.of("chat.postMessage"))
-    await slack.responder.on_result(job, slack.runner.make_result(job.request), None)
+    await slack.responder.on_result(job, slack.script.make_result(job.request), None)
     reposted = slack.fake.of("chat.postMessage")[before]
     assert "Fused answer for" in reposted.args["text"]
     assert "thread_ts" not in reposted.args

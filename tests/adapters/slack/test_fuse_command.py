@@ -62,7 +62,7 @@ async def test_rerunning_a_delivered_job_posts_nothing_new(slack: SlackHarness) 
     await slack.queue.join()
     before = len(slack.fake.calls)
     job = next(iter(slack.queue.jobs.values()))
-    result = slack.runner.make_result(job.request)
+    result = slack.script.make_result(job.request)
     await slack.responder.on_result(job, result, None)
     assert len(slack.fake.calls) == before
 

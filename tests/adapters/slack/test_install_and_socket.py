@@ -16,8 +16,8 @@ from adapters.slack.install import async_db_url
 from fusion_engine.errors import ConfigError
 from tests.adapters.slack.harness import (
     SIGNING_SECRET,
-    ScriptedRunner,
     build_handlers,
+    scripted_engine,
     signed_headers,
 )
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
@@ -30,7 +30,7 @@ async def test_oauth_install_then_the_workspace_can_fuse(
     async with open_oauth(
         client_id="111.222", client_secret="shh", db_url=db, api_url=fake_slack.api_url
     ) as stores:
-        runner = ScriptedRunner()
+        runner = scripted_engine()
         handlers, _, _, queue, responder = build_handlers(fake_slack, redis_client, runner)
         responder.tokens = InstallationTokens(stores.installations)
         app = build_app(
@@ -96,7 +96,7 @@ async def test_oauth_install_then_the_workspace_can_fuse(
 async def test_socket_mode_acks_a_slash_command(
     fake_slack: FakeSlack, redis_client: aioredis.Redis
 ) -> None:
-    runner = ScriptedRunner()
+    runner = scripted_engine()
     handlers, _, _, queue, _ = build_handlers(fake_slack, redis_client, runner)
     app = build_app(
         handlers, signing_secret=SIGNING_SECRET, api_url=fake_slack.api_url, bot_token=BOT_TOKEN

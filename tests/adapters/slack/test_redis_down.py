@@ -19,7 +19,7 @@ from bots.embedded_redis import EmbeddedRedis
 from fusion_engine.config import load_config
 from fusion_engine.redis_guard import UNAVAILABLE_MESSAGE
 from tests.adapters.redis_service import redis_service
-from tests.adapters.slack.harness import ScriptedRunner, SlackClient, serve
+from tests.adapters.slack.harness import SlackClient, scripted_engine, serve
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 
@@ -28,7 +28,7 @@ async def slack_on_redis(
     fake_slack: FakeSlack, own_redis: EmbeddedRedis
 ) -> AsyncIterator[SlackClient]:
     config = load_config()
-    async with redis_service(own_redis.url, config, ScriptedRunner()) as (service, redis):
+    async with redis_service(own_redis.url, config, scripted_engine()) as (service, redis):
         responder = SlackResponder(StaticToken(BOT_TOKEN), redis, api_url=fake_slack.api_url)
         handlers = SlackHandlers(service=service, config=config, redis=redis, responder=responder)
         _, server, http = await serve(handlers, fake_slack)

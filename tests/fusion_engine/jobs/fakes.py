@@ -1,6 +1,6 @@
-"""Stand-ins for the worker's collaborators: a small engine over ``FunctionModelClient`` and a
-recording responder. The engine emits the real event sequence with real ``Usage`` costs, and can
-be held at a gate after the panel (to kill or cancel a worker at a known point)."""
+"""Stand-ins for the worker's collaborators: a ``ScriptedEngine`` over ``FunctionModelClient`` and
+a recording responder. The engine emits the real event sequence with real ``Usage`` costs, and
+can be held at a gate after the panel (to kill or cancel a worker at a known point)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from fusion_engine.allowance import UNLIMITED, SpendGuard
 from fusion_engine.budget.base import BudgetStatus
 from fusion_engine.errors import FusionError, QuorumError
 from fusion_engine.events import (
@@ -34,10 +33,10 @@ from fusion_engine.result import (
     Analysis,
     FusionResult,
     PanelAnswer,
-    Quote,
     StageCall,
     StageLatency,
 )
+from fusion_engine.scripted import ScriptedEngine
 
 PANEL = ("m/alpha", "m/beta", "m/gamma")
 POOL = PoolSpec(name="main", models=PANEL, judge="m/judge", writer="m/writer", quorum=2)
@@ -52,8 +51,10 @@ def request(question: str = "Why is the sky blue?", **kw: object) -> FusionReque
     return FusionRequest.create(question, POOL, **kw)
 
 
-class FakeEngine:
-    """``quote`` and ``run`` like the real engine, backed by ``FunctionModelClient``."""
+class FakeEngine(ScriptedEngine):
+    """A ``ScriptedEngine`` whose script asks ``FunctionModelClient`` for every answer, so runs
+    have real costs (charged to the guard as their events pass) and can fail or wait at a
+    gate at known points."""
 
     def __init__(
         self,
@@ -69,23 +70,20 @@ class FakeEngine:
                 await asyncio.sleep(delay_s)  # a model's latency, so a crash can land mid-call
             return f"{r.model} says: Rayleigh scattering."
 
+        def quote(request: FusionRequest) -> int:
+            calls = len(request.pool.models) + 2
+            return quote_micros if quote_micros is not None else calls * QUOTE_PER_CALL
+
+        super().__init__(self._fusion, quote=quote)
         self.client = FunctionModelClient(answer, prices=PRICES)
+        self.caller = Caller(self.client, PRICES, time.monotonic)
         self.gate = gate
         self.fail_after_panel = fail_after_panel
         self.fail_in_writer = fail_in_writer
-        self.quote_micros = quote_micros
-        self.quotes = 0
         self.completions: list[Completion] = []
 
-    async def quote(self, request: FusionRequest) -> Quote:
-        self.quotes += 1
-        calls = len(request.pool.models) + 2
-        return Quote(
-            micros=self.quote_micros if self.quote_micros is not None else calls * QUOTE_PER_CALL
-        )
-
-    async def _ask(self, caller: Caller, model: str, text: str) -> tuple[str, Usage, float]:
-        done, _ = await caller.call(
+    async def _ask(self, model: str, text: str) -> tuple[str, Usage, float]:
+        done, _ = await self.caller.call(
             ChatRequest(
                 model=model, messages=(ChatMessage(role="user", content=text),), max_tokens=100
             )
@@ -93,10 +91,7 @@ class FakeEngine:
         self.completions.append(done)
         return done.text, done.usage, done.latency_s
 
-    async def run(
-        self, request: FusionRequest, guard: SpendGuard = UNLIMITED
-    ) -> AsyncIterator[FusionEvent]:
-        caller = Caller(self.client, PRICES, time.monotonic, guard)
+    async def _fusion(self, request: FusionRequest) -> AsyncIterator[FusionEvent]:
         pool = request.pool
         yield FusionStarted(
             request_id=request.request_id, models=pool.models, judge=pool.judge, writer=pool.writer
@@ -104,7 +99,7 @@ class FakeEngine:
         answers = []
         for model in pool.models:
             yield MemberStarted(model=model)
-            text, usage, latency = await self._ask(caller, model, request.question)
+            text, usage, latency = await self._ask(model, request.question)
             answer = PanelAnswer(
                 model=model, served_by=model, text=text, latency_s=latency, usage=usage
             )
@@ -116,12 +111,12 @@ class FakeEngine:
         if self.fail_after_panel is not None:
             raise self.fail_after_panel
         yield JudgeStarted(model=pool.judge)
-        _, judge_usage, judge_s = await self._ask(caller, pool.judge, "compare")
+        _, judge_usage, judge_s = await self._ask(pool.judge, "compare")
         yield AnalysisReady(analysis=Analysis(consensus=("scattering",)), usage=judge_usage)
         yield WriterStarted(model=pool.writer)
         if self.fail_in_writer is not None:
             raise self.fail_in_writer
-        text, writer_usage, writer_s = await self._ask(caller, pool.writer, "fuse")
+        text, writer_usage, writer_s = await self._ask(pool.writer, "fuse")
         yield WriterDelta(text=text)
         usage = judge_usage + writer_usage
         for a in answers:
