@@ -18,11 +18,13 @@ from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
 from fusion_engine.errors import ConfigError, UnavailableError
 
 if TYPE_CHECKING:  # discord.py and the settings load only when a Discord command runs
+    import logging
+
     import discord
 
     from bots.settings import Settings
 
-__all__ = ["login", "register", "require_token", "serve"]
+__all__ = ["connect", "login", "register", "require_token", "serve"]
 
 _LOGIN_REFUSED = (
     "Discord refused DISCORD_TOKEN (401 Unauthorized). Open your application at "
@@ -65,6 +67,48 @@ async def login(client: discord.Client, token: str) -> None:
         ) from None
 
 
+async def connect(client: discord.Client) -> None:
+    """Hold the gateway connection until the bot closes; an unreachable gateway at start-up is
+    an ``UnavailableError`` naming it.
+
+    discord.py reconnects by itself once connected, but when its very first connection fails
+    its reconnect path reads ``self.ws.sequence`` before any socket existed and dies with an
+    ``AttributeError`` (discord/client.py ``connect``): that case is recognised by ``ws`` still
+    being ``None``. Its reconnect log lines carry a traceback per network blip; they are kept
+    to one line each (``_OneLineReconnects``)."""
+    import logging
+
+    from discord.gateway import DiscordWebSocket
+
+    reconnects = logging.getLogger("discord.client")
+    quiet = _OneLineReconnects()
+    reconnects.addFilter(quiet)
+    try:
+        await client.connect()
+    except AttributeError:
+        if client.ws is not None:
+            raise
+        raise UnavailableError(
+            f"Cannot reach Discord's gateway at {DiscordWebSocket.DEFAULT_GATEWAY}. Check the "
+            "network (and DISCORD_GATEWAY_URL, if set), then start again."
+        ) from None
+    finally:
+        reconnects.removeFilter(quiet)
+
+
+class _OneLineReconnects:
+    """A logging filter: discord.py's "Attempting a reconnect" record keeps its error on one
+    line instead of a traceback (a gateway blip is routine, and the bot retries by itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Attempting a reconnect"):
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+        return True
+
+
 async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: bool) -> None:
     """Run the bot until it is closed (Ctrl-C / SIGTERM), with everything it owns."""
     token = require_token(settings)
@@ -95,7 +139,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, sync_commands: b
         if run_worker:
             responder = DiscordResponder(DiscordRest(bot.http), store)
             run_jobs_here(stack, services, runtime.engine, {"discord": responder})
-        await bot.connect()
+        await connect(bot)
 
 
 def discord_command(

@@ -208,3 +208,23 @@ async def test_an_unreachable_discord_is_named(
     line = the_error(proc.stderr)
     assert f"Cannot reach Discord at {api}" in line
     assert "DISCORD_API_URL" in line
+
+
+async def test_an_unreachable_gateway_is_named(
+    base_env: dict[str, str], redis_server: EmbeddedRedis, fake_discord: FakeDiscord
+) -> None:
+    """Discord's REST API answers (the login works) but its gateway cannot be reached: one line
+    naming the gateway, not discord.py's crash in its reconnect path."""
+    gateway = f"ws://127.0.0.1:{_closed_port()}/"
+    env = base_env | {
+        "REDIS_URL": redis_server.url,
+        "SLACK_BOT_TOKEN": "",
+        "DISCORD_API_URL": fake_discord.api_url,
+        "DISCORD_GATEWAY_URL": gateway,
+    }
+    proc = await asyncio.to_thread(_fusion, ["discord", "--no-sync"], env)
+    assert proc.returncode == 1, proc.stderr
+    line = the_error(proc.stderr)
+    assert f"Cannot reach Discord's gateway at {gateway}" in line
+    assert "DISCORD_GATEWAY_URL" in line
+    assert "Traceback" not in proc.stderr
