@@ -309,3 +309,40 @@ async def test_a_client_that_hangs_up_mid_stream_cancels_the_fusion_and_pays_wha
     assert (charged, held) == (price - writer_share, 0)
     assert charged <= quote
     assert [r.model for r in model_server.requests].count(JUDGE) == 1
+
+
+async def test_a_plain_request_whose_client_gives_up_cancels_the_fusion_too(
+    settings: Settings,
+    api_url: str,
+    secret: str,
+    redis_client: aioredis.Redis,
+    model_server: FakeModelServer,
+) -> None:
+    price, writer_share, _ = await reference_run(settings)
+    model_server.requests.clear()
+    settled = await settlement(redis_client)
+    model_server.set(WRITER, ModelBehavior(text="forty-two " * 1200, tokens_per_s=200))
+    api = openai.AsyncOpenAI(base_url=api_url, api_key=secret, max_retries=0, timeout=2.0)
+    with pytest.raises(openai.APITimeoutError):
+        await api.chat.completions.create(
+            model="fusion", messages=[{"role": "user", "content": QUESTION}]
+        )
+    [writer] = [log for log in model_server.streams if log.model == WRITER]
+    await asyncio.wait_for(writer.ended.wait(), 5)
+    assert not writer.finished
+    await asyncio.wait_for(settled, 5)
+    assert await spent(redis_client) == (price - writer_share, 0)
+
+
+async def test_a_provider_that_is_down_is_503_and_charges_only_what_it_billed(
+    api_url: str, secret: str, redis_client: aioredis.Redis, model_server: FakeModelServer
+) -> None:
+    for model in PANEL:
+        model_server.set(model, ModelBehavior(fault="503"))
+    with pytest.raises(openai.InternalServerError) as caught:
+        await client(api_url, secret).chat.completions.create(
+            model="fusion", messages=[{"role": "user", "content": QUESTION}]
+        )
+    assert caught.value.status_code == 503
+    assert "of the panel answered" in caught.value.message
+    assert await spent(redis_client) == (0, 0)
