@@ -8,25 +8,34 @@ can stream), on Redis (``REDIS_URL`` or the embedded server) for budgets, limits
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
+from fusion_engine.errors import ConfigError
 
 if TYPE_CHECKING:  # aiohttp, Redis and the model stack load only when the server runs
     from bots.settings import Settings
+    from fusion_engine.port import EnginePort
 
 __all__ = ["open_api", "register"]
 
 
 @asynccontextmanager
 async def open_api(
-    settings: Settings, *, host: str, port: int, rate_limit: str | None = None
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    rate_limit: str | None = None,
+    wrap_engine: Callable[[EnginePort], EnginePort] | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the API on ``host:port`` (0: any free port) for the block; yields its base URL."""
+    """Serve the API on ``host:port`` (0: any free port) for the block; yields its base URL.
+
+    ``wrap_engine`` wraps the engine the API runs (``bench/bench_api.py`` times its events)."""
     from aiohttp import web
 
     from adapters.api import ApiDeps, ApiKeyStore, web_app
@@ -41,7 +50,7 @@ async def open_api(
         redis = (await stack.enter_async_context(open_redis(settings))).redis
         deps = ApiDeps(
             config=config,
-            engine=runtime.engine,
+            engine=runtime.engine if wrap_engine is None else wrap_engine(runtime.engine),
             budgets=RedisBudgetStore.from_defaults(redis, config.budgets),
             limiter=UserRateLimiter.on_redis(rate_limit or config.budgets.user_rate_limit, redis),
             keys=ApiKeyStore(redis),
@@ -50,7 +59,13 @@ async def open_api(
         runner = web.AppRunner(web_app(deps), handler_cancellation=True, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, host, port, backlog=1024).start()
+        try:
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Choose another port with "
+                "--port or PORT."
+            ) from exc
         bound_host, bound_port = runner.addresses[0][:2]
         yield f"http://{bound_host}:{bound_port}/v1"
 
