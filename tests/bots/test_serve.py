@@ -346,3 +346,46 @@ async def test_a_provider_that_is_down_is_503_and_charges_only_what_it_billed(
     assert caught.value.status_code == 503
     assert "of the panel answered" in caught.value.message
     assert await spent(redis_client) == (0, 0)
+
+
+async def test_a_failure_after_the_stream_started_is_an_error_chunk_and_charges_the_spend(
+    settings: Settings,
+    api_url: str,
+    secret: str,
+    redis_client: aioredis.Redis,
+    model_server: FakeModelServer,
+) -> None:
+    price, writer_share, _ = await reference_run(settings)
+    model_server.set(WRITER, ModelBehavior(fault="error_mid_stream"))
+    stream = await client(api_url, secret).chat.completions.create(
+        model="fusion", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    with pytest.raises(openai.APIError) as caught:
+        async for _ in stream:
+            pass
+    assert caught.value.message.startswith("The fused answer could not be written")
+    assert caught.value.body == {
+        "message": caught.value.message,
+        "type": "server_error",
+        "code": "unavailable",
+        "param": None,
+    }
+    assert await spent(redis_client) == (price - writer_share, 0)
+
+
+async def test_redis_down_is_503_and_nothing_runs(
+    settings: Settings, own_redis: EmbeddedRedis, model_server: FakeModelServer
+) -> None:
+    settings = settings.model_copy(update={"redis_url": own_redis.url})
+    async with open_api(settings, host="127.0.0.1", port=0) as url:
+        redis = aioredis.Redis.from_url(own_redis.url)
+        secret = (await ApiKeyStore(redis).create(TENANT)).secret
+        await redis.aclose()
+        own_redis.stop()
+        with pytest.raises(openai.InternalServerError) as caught:
+            await client(url, secret).chat.completions.create(
+                model="fusion", messages=[{"role": "user", "content": QUESTION}]
+            )
+    assert caught.value.status_code == 503
+    assert "nothing was charged" in caught.value.message
+    assert model_server.requests == []
