@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fusion_engine.config import FusionConfig
+from fusion_engine.config import FusionConfig, describe_problems
 from fusion_engine.errors import InputError
 from fusion_engine.money import MICROS_PER_USD
 from fusion_engine.request import ConversationTurn, FusionRequest
@@ -90,10 +90,7 @@ def parse_request(
     try:
         chat = ChatCompletionRequest.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InputError(f"Invalid request: {problems}.") from None
+        raise InputError(f"Invalid request: {describe_problems(exc)}.") from None
     extra = chat.model_extra or {}
     for name, what in _UNSUPPORTED.items():
         if extra.get(name):

@@ -79,6 +79,26 @@ async def settlement(redis_client: aioredis.Redis) -> asyncio.Task[None]:
     return asyncio.create_task(wait())
 
 
+async def slow_writer(
+    model_server: FakeModelServer, redis_client: aioredis.Redis
+) -> asyncio.Task[None]:
+    """Make the writer stream for about 15 s; the returned task ends at the next settlement."""
+    model_server.requests.clear()
+    model_server.set(WRITER, ModelBehavior(text="forty-two " * 1200, tokens_per_s=200))
+    return await settlement(redis_client)
+
+
+async def writer_cut_and_settled(
+    model_server: FakeModelServer, settled: asyncio.Task[None]
+) -> None:
+    """The writer's stream was cut short (its fusion cancelled), then the hold was settled."""
+    [writer] = [log for log in model_server.streams if log.model == WRITER]
+    await asyncio.wait_for(writer.ended.wait(), 5)
+    assert not writer.finished
+    assert writer.sent < writer.pieces
+    await asyncio.wait_for(settled, 5)  # by the server's cancelled handler
+
+
 async def reference_run(settings: Settings, question: str = QUESTION) -> tuple[int, int, int]:
     """``(price of the fusion, its writer's share, its quote)``, run here in-process."""
     async with Runtime.open(settings) as rt:
@@ -289,9 +309,7 @@ async def test_a_client_that_hangs_up_mid_stream_cancels_the_fusion_and_pays_wha
     model_server: FakeModelServer,
 ) -> None:
     price, writer_share, quote = await reference_run(settings)
-    model_server.requests.clear()
-    settled = await settlement(redis_client)
-    model_server.set(WRITER, ModelBehavior(text="forty-two " * 400, tokens_per_s=200))
+    settled = await slow_writer(model_server, redis_client)
     stream = await client(api_url, secret).chat.completions.create(
         model="fusion", messages=[{"role": "user", "content": QUESTION}], stream=True
     )
@@ -300,11 +318,7 @@ async def test_a_client_that_hangs_up_mid_stream_cancels_the_fusion_and_pays_wha
             break
     await stream.close()
 
-    [writer] = [log for log in model_server.streams if log.model == WRITER]
-    await asyncio.wait_for(writer.ended.wait(), 5)
-    assert not writer.finished
-    assert writer.sent < writer.pieces
-    await asyncio.wait_for(settled, 5)  # by the server's cancelled handler
+    await writer_cut_and_settled(model_server, settled)
     charged, held = await spent(redis_client)
     assert (charged, held) == (price - writer_share, 0)
     assert charged <= quote
@@ -319,18 +333,13 @@ async def test_a_plain_request_whose_client_gives_up_cancels_the_fusion_too(
     model_server: FakeModelServer,
 ) -> None:
     price, writer_share, _ = await reference_run(settings)
-    model_server.requests.clear()
-    settled = await settlement(redis_client)
-    model_server.set(WRITER, ModelBehavior(text="forty-two " * 1200, tokens_per_s=200))
+    settled = await slow_writer(model_server, redis_client)
     api = openai.AsyncOpenAI(base_url=api_url, api_key=secret, max_retries=0, timeout=2.0)
     with pytest.raises(openai.APITimeoutError):
         await api.chat.completions.create(
             model="fusion", messages=[{"role": "user", "content": QUESTION}]
         )
-    [writer] = [log for log in model_server.streams if log.model == WRITER]
-    await asyncio.wait_for(writer.ended.wait(), 5)
-    assert not writer.finished
-    await asyncio.wait_for(settled, 5)
+    await writer_cut_and_settled(model_server, settled)
     assert await spent(redis_client) == (price - writer_share, 0)
 
 
