@@ -27,7 +27,13 @@ from aiohttp import web
 from adapters.api.errors import INVALID_KEY, ApiError, error_body, from_fusion_error
 from adapters.api.keys import RATE_LIMIT_SUBJECT
 from adapters.api.store import ApiKey, ApiKeyStore
-from adapters.api.wire import chunk, completion, model_list, parse_request
+from adapters.api.wire import (
+    ChatCompletionRequest,
+    chunk,
+    completion,
+    model_list,
+    parse_request,
+)
 from adapters.common.progress import ProgressView
 from fusion_engine.budget.base import BudgetStore
 from fusion_engine.config import FusionConfig
@@ -128,7 +134,9 @@ def web_app(deps: ApiDeps) -> web.Application:
             raise INVALID_KEY
         return key
 
-    async def admit(request: web.Request) -> tuple[ApiKey, dict[str, Any], FusionRequest]:
+    async def admit(
+        request: web.Request,
+    ) -> tuple[ApiKey, ChatCompletionRequest, FusionRequest]:
         key = await authenticate(request)
         try:
             body = await request.json()
@@ -136,19 +144,18 @@ def web_app(deps: ApiDeps) -> web.Application:
             raise InputError("The request body is not JSON.") from None
         chat, fusion = parse_request(body, deps.config)
         await deps.limiter.hit(RATE_LIMIT_SUBJECT.format(id=key.id))
-        options = {"model": chat.model, "stream": chat.stream, "usage": chat.include_usage}
-        return key, options, fusion.model_copy(update={"tenant": key.tenant})
+        return key, chat, fusion.model_copy(update={"tenant": key.tenant})
 
     async def completions(request: web.Request) -> web.StreamResponse:
         try:
-            key, options, fusion = await admit(request)
+            key, chat, fusion = await admit(request)
         except ApiError as exc:
             return _error_response(exc)
         except FusionError as exc:
             return _error_response(from_fusion_error(exc))
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        model = options["model"]
-        if not options["stream"]:
+        model = chat.model
+        if not chat.stream:
             try:
                 result = await run_charged(deps.budgets, deps.engine, fusion, tenant=key.tenant)
             except FusionError as exc:
@@ -164,7 +171,7 @@ def web_app(deps: ApiDeps) -> web.Application:
                 return _error_response(from_fusion_error(exc))
             await stream.fail(from_fusion_error(exc))
             return stream.response
-        await stream.finish(result, include_usage=options["usage"])
+        await stream.finish(result, include_usage=chat.include_usage)
         assert stream.response is not None
         return stream.response
 
