@@ -163,6 +163,7 @@ async def test_the_stream_carries_progress_as_comments(api_url: str, secret: str
     assert ": Asking 3 models… 3/3 answered" in comments
     assert ": Comparing the answers…" in comments
     assert reply.text.rstrip().endswith("data: [DONE]")
+    assert '"usage"' not in reply.text  # only when stream_options.include_usage asks
 
 
 async def test_models_lists_the_default_and_each_pool(api_url: str, secret: str) -> None:
@@ -398,3 +399,18 @@ async def test_redis_down_is_503_and_nothing_runs(
     assert caught.value.status_code == 503
     assert "nothing was charged" in caught.value.message
     assert model_server.requests == []
+
+
+async def test_a_degraded_answer_says_why_in_the_fusion_object(
+    api_url: str, secret: str, model_server: FakeModelServer
+) -> None:
+    model_server.set(PANEL[2], ModelBehavior(fault="400"))
+    reply = await client(api_url, secret).chat.completions.create(
+        model="fusion", messages=[{"role": "user", "content": QUESTION}]
+    )
+    fusion: dict[str, Any] = (reply.model_extra or {})["fusion"]
+    assert fusion["degraded"] is True
+    assert any(PANEL[2] in reason for reason in fusion["degraded_reasons"])
+    [failure] = [m for m in fusion["panel"] if m["kind"] == "failure"]
+    assert failure["model"] == PANEL[2]
+    assert set(fusion["latency"]) >= {"panel_s", "judge_s", "writer_s", "total_s"}
