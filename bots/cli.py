@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bots.commands.pools",
     "bots.commands.budget",
     "bots.commands.worker",
+    "bots.commands.serve",
+    "bots.commands.keys",
 )
 
 

@@ -36,6 +36,8 @@ class PoolSpec(BaseModel):
     judge_max_tokens: int = Field(default=2500, ge=256, le=32_000)
     writer_max_tokens: int = Field(default=3000, ge=256, le=32_000)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    writer_temperature: float | None = Field(default=None, ge=0, le=2)
+    """The writer's own temperature (an API client's ``temperature``); ``None``: ``temperature``."""
 
     call_timeout_s: float = Field(default=90.0, gt=0, le=900)
     """Per-call timeout for one model request (including streaming)."""

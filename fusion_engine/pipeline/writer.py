@@ -110,7 +110,9 @@ async def run_writer(
             model=model,
             messages=messages,
             max_tokens=pool.writer_max_tokens,
-            temperature=pool.temperature,
+            temperature=(
+                pool.temperature if pool.writer_temperature is None else pool.writer_temperature
+            ),
             timeout_s=pool.call_timeout_s,
             max_retries=pool.max_retries,
         )

@@ -47,6 +47,9 @@ def test_the_command_list_loads_no_command_runtime() -> None:
         ["slack", "--help"],
         ["discord", "--help"],
         ["worker", "--help"],
+        ["serve", "--help"],
+        ["keys", "--help"],
+        ["keys", "create", "--help"],
     ],
     ids=" ".join,
 )
