@@ -135,12 +135,24 @@ async def test_a_one_dollar_budget_answers_and_is_charged_what_the_answer_cost(
     assert status.remaining_micros == 1_000_000 - cost
 
 
+OFFLINE_OUT = "--out fusion-eval/offline"
+
+
+def _readme_eval_command() -> list[str]:
+    """The arguments of the README's offline ``fusion eval`` line (ending in its ``--out``)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if "fusion eval" in ln and OFFLINE_OUT in ln]
+    args = line.split("uv run fusion ", 1)[1].split()
+    assert args[-2] == "--out"
+    return args
+
+
 async def test_eval_runs_offline_with_valid_verdicts(
     env: dict[str, str], offline_server: FakeModelServer, tmp_path: Path
 ) -> None:
+    """The README's offline eval command, against the fake as it runs by hand."""
     out = tmp_path / "eval"
-    args = ["eval", "--pool", "budget", "--limit", "3", "--out", str(out)]
-    result = await invoke(args, env)
+    result = await invoke([*_readme_eval_command()[:-1], str(out)], env)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     panel = len(load_config().pool("budget").models)
