@@ -64,10 +64,14 @@ def cost_micros(tokens: int, micros_per_mtok: int) -> int:
 
 
 def format_usd(micros: int) -> str:
-    """Human-readable dollars: ``$0.0123`` for small amounts, ``$12.35`` for large ones."""
-    usd = Decimal(micros) / MICROS_PER_USD
-    if abs(usd) >= 1:
-        return f"${usd:,.2f}"
-    if usd == 0:
+    """Dollars exactly as stored, never rounded: cents at least (``$2.00``, ``$1,234.50``), a
+    hundredth of a cent under a dollar (``$0.0050``), and any further micro-dollar digit that is
+    not zero (``$1.9976``, ``$0.002431``). So a spend and what is left add up to the limit shown,
+    and what is left is never shown as more than it is."""
+    sign = "-" if micros < 0 else ""
+    dollars, fraction = divmod(abs(micros), MICROS_PER_USD)
+    if micros == 0:
         return "$0.00"
-    return f"${usd:.4f}"
+    least = 2 if dollars else 4
+    digits = f"{fraction:06d}".rstrip("0").ljust(least, "0")
+    return f"{sign}${dollars:,}.{digits}"

@@ -29,7 +29,11 @@ from fusion_eval.verdict import (
     parse_verdict,
 )
 
-__all__ = ["JUDGE_MAX_TOKENS", "PROMPT_VERSION", "PairJudge"]
+__all__ = ["EVAL_JUDGE_MARKER", "JUDGE_MAX_TOKENS", "PROMPT_VERSION", "PairJudge"]
+
+EVAL_JUDGE_MARKER = "[fusion:eval-judge]"
+"""First line of the pairwise judge's system prompt (as the engine's prompts carry theirs), so a
+fake model server can tell an eval verdict request from a panel, judge or writer call."""
 
 JUDGE_MAX_TOKENS = 400
 PROMPT_VERSION = "pair-v1"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from fusion_engine.llm.pricing import unpriced_note
 from fusion_engine.money import format_usd
 from fusion_eval.records import Comparison, QuestionRecord, TestName, word_count
 from fusion_eval.runner import EvalRun
@@ -238,9 +239,7 @@ def render_markdown(report: EvalReport, *, chart_name: str | None = "win_rates.p
     if report.stopped_reason:
         out.append(f"- **Stopped early**: {_cell(report.stopped_reason)}.")
     if report.unpriced:
-        out.append(
-            f"- No known price for {', '.join(report.unpriced)}: quoted with a fixed allowance."
-        )
+        out.append(f"- Cost: {unpriced_note(report.unpriced)}.")
     for qid, reason in report.questions_failed.items():
         out.append(f"- Question `{qid}` failed: {_cell(reason)}")
     if chart_name:

@@ -134,7 +134,8 @@ def add_commands(tree: app_commands.CommandTree[Any], intake: Intake) -> None:
             return
         await interaction.response.send_message(
             f"Limits set: {format_usd(status.daily_limit_micros)} a day, "
-            f"{format_usd(status.monthly_limit_micros)} a month.",
+            f"{format_usd(status.monthly_limit_micros)} a month."
+            + (f"\n⚠️ {status.limits_warning}" if status.limits_warning else ""),
             ephemeral=True,
         )
 

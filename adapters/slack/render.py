@@ -316,4 +316,5 @@ def budget_text(status: BudgetStatus) -> str:
         f"(resets {status.monthly_resets_at:%Y-%m-%d %H:%M} UTC)\n"
         f"• Held by running fusions: {format_usd(status.held_micros)}\n"
         f"• Left: {format_usd(status.remaining_micros)}"
+        + (f"\n:warning: {status.limits_warning}" if status.limits_warning else "")
     )

@@ -63,10 +63,11 @@ def _usd(micros: int) -> float:
     return micros / MICROS_PER_USD
 
 
-def _as_dict(s: BudgetStatus) -> dict[str, object]:
+def _as_dict(s: BudgetStatus, *, known: bool = True) -> dict[str, object]:
     usd = _usd
     return {
         "tenant": s.tenant,
+        "known": known,
         "daily_limit_usd": usd(s.daily_limit_micros),
         "monthly_limit_usd": usd(s.monthly_limit_micros),
         "daily_spent_usd": usd(s.daily_spent_micros),
@@ -75,10 +76,21 @@ def _as_dict(s: BudgetStatus) -> dict[str, object]:
         "remaining_usd": usd(s.remaining_micros),
         "daily_resets_at": s.daily_resets_at.isoformat(),
         "monthly_resets_at": s.monthly_resets_at.isoformat(),
+        "warning": s.limits_warning,
     }
 
 
-def _describe(s: BudgetStatus) -> str:
+def _unknown_note(tenant: str) -> str:
+    return (
+        f"Note:     no record of {tenant!r} yet (never charged, no limits set): these are the "
+        "defaults it would get. Check the name with `fusion budget list`."
+    )
+
+
+def _describe(s: BudgetStatus, *, known: bool = True) -> str:
+    notes = [] if known else [_unknown_note(s.tenant)]
+    if s.limits_warning:
+        notes.append(f"Warning:  {s.limits_warning}")
     return "\n".join(
         [
             f"Tenant:   {s.tenant}",
@@ -89,6 +101,7 @@ def _describe(s: BudgetStatus) -> str:
             f" (resets {s.monthly_resets_at:%Y-%m-%d %H:%M} UTC)",
             f"Held:     {format_usd(s.held_micros)} by fusions still running",
             f"Left:     {format_usd(s.remaining_micros)}",
+            *notes,
         ]
     )
 
@@ -98,8 +111,15 @@ def show(tenant: Tenant, as_json: AsJson = False) -> None:
     """Limits, spend today and this month, money held by running fusions, and what is left."""
     with cli_errors():
         name = _tenant(tenant)
-        status = _run(lambda store: store.status(name))
-    typer.echo(json.dumps(_as_dict(status)) if as_json else _describe(status))
+
+        async def look(store: RedisBudgetStore) -> tuple[BudgetStatus, bool]:
+            return await store.status(name), await store.known(name)
+
+        status, known = _run(look)
+    if as_json:
+        typer.echo(json.dumps(_as_dict(status, known=known)))
+    else:
+        typer.echo(_describe(status, known=known))
 
 
 @budget_app.command("set", cls=OneLineErrorsCommand)
@@ -110,7 +130,10 @@ def set_limits(
         float | None, typer.Option("--monthly", help="Monthly limit in USD.")
     ] = None,
 ) -> None:
-    """Set a tenant's daily and/or monthly limit in USD (an unset one keeps its value)."""
+    """Set a tenant's daily and/or monthly limit in USD (an unset one keeps its value).
+
+    A daily limit above the monthly one is accepted with a warning: both are enforced, so the
+    monthly limit then caps each day as well."""
     with cli_errors():
         name = _tenant(tenant)
         if daily is None and monthly is None:

@@ -138,7 +138,9 @@ def _pool_block(spec: PoolSpec, quote: Quote | None) -> Table:
     else:
         cost = Text(f"up to {quote.usd}")
         if quote.unpriced:
-            cost.append(f" (no price for {', '.join(quote.unpriced)}; allowance used)", "dim")
+            from fusion_engine.llm.pricing import unpriced_note
+
+            cost.append(f" ({unpriced_note(quote.unpriced)})", "dim")
     grid.add_row("typical cost", cost)
     return grid
 

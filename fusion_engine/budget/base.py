@@ -11,6 +11,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from fusion_engine.money import format_usd
+
 __all__ = ["BudgetStatus", "BudgetStore"]
 
 
@@ -40,6 +42,19 @@ class BudgetStatus(BaseModel):
     @property
     def remaining_micros(self) -> int:
         return min(self.daily_remaining_micros, self.monthly_remaining_micros)
+
+    @property
+    def limits_warning(self) -> str | None:
+        """Why the limits do not mean what they seem, when a daily limit above the monthly one
+        was set. Allowed (every reservation checks both windows, so the monthly limit simply
+        caps each day too), but almost always a slip, such as `--daily 100 --monthly 1`."""
+        if self.daily_limit_micros <= self.monthly_limit_micros:
+            return None
+        return (
+            f"The daily limit ({format_usd(self.daily_limit_micros)}) is above the monthly "
+            f"limit ({format_usd(self.monthly_limit_micros)}), so at most "
+            f"{format_usd(self.monthly_limit_micros)} can be spent in a day or a month."
+        )
 
 
 class BudgetStore(Protocol):
@@ -73,3 +88,8 @@ class BudgetStore(Protocol):
         ...
 
     async def tenants(self) -> list[BudgetStatus]: ...
+
+    async def known(self, tenant: str) -> bool:
+        """True once ``tenant`` has been charged, held money or been given limits; until then
+        ``status`` shows the defaults it would get (so a mistyped name is worth saying)."""
+        ...

@@ -46,7 +46,7 @@ class MemoryBudgetStore:
         return self._tenants.setdefault(name, _Tenant())
 
     def _status(self, name: str, w: Windows) -> BudgetStatus:
-        t = self._tenant(name)
+        t = self._tenants.get(name) or _Tenant()  # looking does not create a record
         daily_limit, monthly_limit = t.limits or self._defaults
         held = sum(m for m, expiry in t.holds.values() if expiry > w.now_ms)
         return BudgetStatus(
@@ -120,6 +120,9 @@ class MemoryBudgetStore:
     async def tenants(self) -> list[BudgetStatus]:
         w = windows_at(self._clock())
         return [self._status(name, w) for name in sorted(self._tenants)]
+
+    async def known(self, tenant: str) -> bool:
+        return tenant in self._tenants
 
     def settled(self, tenant: str) -> dict[str, int]:
         """Every hold settled for ``tenant`` and what it was charged (a test helper)."""

@@ -207,3 +207,7 @@ class RedisBudgetStore:
             members = await self._redis.smembers(TENANTS)
         names = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
         return [await self.status(name) for name in names]
+
+    async def known(self, tenant: str) -> bool:
+        with redis_unavailable():
+            return bool(await self._redis.sismember(TENANTS, tenant))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 import httpx
@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from fusion_engine.llm._wire import WireModel, WireModelList
 from fusion_engine.llm.base import CostSource, ModelPrice, PriceSource, Usage
-from fusion_engine.money import MICROS_PER_USD, cost_micros
+from fusion_engine.money import MICROS_PER_USD, cost_micros, format_usd
 
 __all__ = [
     "UNPRICED_COMPLETION_MICROS_PER_MTOK",
@@ -42,6 +42,7 @@ __all__ = [
     "parse_price_per_token",
     "price_usage",
     "tokens_cost",
+    "unpriced_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,18 @@ UNPRICED_PRICE = ModelPrice(
     completion_per_mtok=UNPRICED_COMPLETION_MICROS_PER_MTOK,
 )
 """The allowance the quote reserves and ``price_usage`` charges for a model with no price."""
+
+
+def unpriced_note(models: Sequence[str]) -> str:
+    """Why a quote names ``models``, in a user's words: the endpoint lists no price for them,
+    so they are counted at the deliberately high ``UNPRICED_PRICE`` and the figure is a
+    ceiling, not a forecast."""
+    return (
+        f"no price listed for {', '.join(models)}, so counted at a cautious "
+        f"{format_usd(UNPRICED_PROMPT_MICROS_PER_MTOK)} in / "
+        f"{format_usd(UNPRICED_COMPLETION_MICROS_PER_MTOK)} out per million tokens; "
+        "the real cost is likely lower"
+    )
 
 
 def parse_price_per_token(value: str | None) -> int | None:

@@ -246,5 +246,5 @@ async def test_tenant_over_budget_is_refused_before_any_call(
     env = cli_env | {"REDIS_URL": redis_server.url}
     result = await invoke(["ask", "--tenant", "team-b", "Question?"], env)
     assert result.exit_code == 1
-    assert "daily budget has $0.0000 left" in one_error_line(result)
+    assert "daily budget has $0.000001 left" in one_error_line(result)
     assert model_server.requests == []

@@ -44,6 +44,59 @@ def test_show_a_new_tenant_has_the_config_defaults() -> None:
 
 
 @pytest.mark.usefixtures("env")
+def test_show_an_unknown_tenant_says_so_and_still_shows_the_defaults() -> None:
+    """A mistyped tenant used to look exactly like a real one with the default limits."""
+    code, out = fusion("budget", "show", "acme-typo")
+    assert code == 0, out
+    assert "Today:    $0.00 of $5.00" in out
+    assert out.splitlines()[-1] == (
+        "Note:     no record of 'acme-typo' yet (never charged, no limits set): these are the "
+        "defaults it would get. Check the name with `fusion budget list`."
+    )
+    assert json.loads(fusion("budget", "show", "acme-typo", "--json")[1])["known"] is False
+    assert fusion("budget", "set", "acme-typo", "--daily", "6")[0] == 0
+    code, out = fusion("budget", "show", "acme-typo")
+    assert "Note:" not in out
+    assert json.loads(fusion("budget", "show", "acme-typo", "--json")[1])["known"] is True
+
+
+@pytest.mark.usefixtures("env")
+def test_what_is_left_adds_up_with_the_spend_never_rounded_up(redis_server: EmbeddedRedis) -> None:
+    """$0.0024 spent of $2.00 used to leave "$2.00"."""
+    assert fusion("budget", "set", "acme", "--daily", "2", "--monthly", "20")[0] == 0
+
+    async def charge() -> None:
+        client = connect_redis(redis_server.url)
+        store = RedisBudgetStore(client, default_daily_micros=1, default_monthly_micros=1)
+        await store.reserve("acme", "job", 2_400, lease_s=60)
+        await store.settle("acme", "job", 2_400)
+        await client.aclose()
+
+    asyncio.run(charge())
+    code, out = fusion("budget", "show", "acme")
+    assert code == 0, out
+    assert "Today:    $0.0024 of $2.00" in out
+    assert "Left:     $1.9976" in out
+
+
+@pytest.mark.usefixtures("env")
+def test_a_daily_limit_above_the_monthly_one_is_set_with_a_warning() -> None:
+    """Both windows are enforced, so it is safe; but `--daily 100 --monthly 1` is a slip."""
+    code, out = fusion("budget", "set", "acme", "--daily", "100", "--monthly", "1")
+    assert code == 0, out
+    assert "of $100.00" in out
+    assert out.splitlines()[-1] == (
+        "Warning:  The daily limit ($100.00) is above the monthly limit ($1.00), so at most "
+        "$1.00 can be spent in a day or a month."
+    )
+    data = json.loads(fusion("budget", "show", "acme", "--json")[1])
+    assert data["warning"].startswith("The daily limit ($100.00) is above")
+    code, out = fusion("budget", "set", "acme", "--daily", "1")
+    assert "Warning" not in out
+    assert json.loads(fusion("budget", "show", "acme", "--json")[1])["warning"] is None
+
+
+@pytest.mark.usefixtures("env")
 def test_set_changes_limits_and_keeps_the_other() -> None:
     code, out = fusion("budget", "set", "acme", "--daily", "2.5", "--monthly", "20")
     assert code == 0, out

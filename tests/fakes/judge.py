@@ -6,6 +6,10 @@ The engine's prompts carry a marker on the first line of their system prompt
 messages, given as ``ChatMessage`` objects, plain dicts, or a whole OpenAI request body.
 ``analysis_json_for`` reads the anonymous labels out of a judge prompt
 (``<answer label="A">`` …) and returns valid judge JSON about them.
+
+``fusion eval``'s pairwise judge carries its own marker
+(``fusion_eval.judging.EVAL_JUDGE_MARKER``); ``is_eval_judge_request`` finds it and
+``verdict_json_for`` answers with a valid, deterministic verdict.
 """
 
 from __future__ import annotations
@@ -17,10 +21,19 @@ from typing import Any
 
 from fusion_engine.llm.base import ChatMessage, ChatRequest
 from fusion_engine.pipeline.prompts import JUDGE_MARKER, WRITER_MARKER
+from fusion_eval.judging import EVAL_JUDGE_MARKER
 
-__all__ = ["analysis_json_for", "is_judge_request", "is_writer_request", "labels_in"]
+__all__ = [
+    "analysis_json_for",
+    "is_eval_judge_request",
+    "is_judge_request",
+    "is_writer_request",
+    "labels_in",
+    "verdict_json_for",
+]
 
 _LABEL = re.compile(r'<answer label="([A-Z])">')
+_PAIR = re.compile(r"## Answer 1\n(.*?)\n## Answer 2\n(.*?)\n## Your verdict", re.DOTALL)
 
 Messages = ChatRequest | Mapping[str, Any] | Iterable[ChatMessage | Mapping[str, Any]]
 
@@ -51,6 +64,23 @@ def is_judge_request(messages: Messages) -> bool:
 def is_writer_request(messages: Messages) -> bool:
     """True for the engine's writer calls."""
     return _has(messages, WRITER_MARKER)
+
+
+def is_eval_judge_request(messages: Messages) -> bool:
+    """True for ``fusion eval``'s pairwise verdict calls."""
+    return _has(messages, EVAL_JUDGE_MARKER)
+
+
+def verdict_json_for(prompt_text: str) -> str:
+    """A valid verdict on an eval judge prompt: the longer answer wins, equal lengths tie.
+
+    Deterministic and blind to the order the answers come in, so the two orderings of a
+    comparison agree (no flips); and a known bias of real judges, which the report's
+    length-controlled rate is there to correct."""
+    found = _PAIR.search(prompt_text)
+    first, second = (len(a.strip()) for a in found.groups()) if found else (0, 0)
+    winner = "tie" if first == second else "1" if first > second else "2"
+    return json.dumps({"reason": "The fake judge prefers the longer answer.", "winner": winner})
 
 
 def labels_in(prompt_text: str) -> list[str]:

@@ -525,21 +525,17 @@ class _TruncatedResponse(web.StreamResponse):
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:
-    # Imported here: the fake's core does not depend on the engine's prompts.
-    from tests.fakes.judge import analysis_json_for, is_judge_request
-
-    def answer(body: dict[str, Any]) -> str:
-        """Role-aware, so a hand-run ``fusion ask`` gets a real analysis."""
-        if is_judge_request(body):
-            return analysis_json_for("\n".join(str(m.get("content")) for m in body["messages"]))
-        return f"A fine answer from {body.get('model')}."
+    # Imported here: the fake's core does not depend on the engine's prompts. Role-aware
+    # answers (analyses, eval verdicts) and list prices for the built-in pools' models.
+    from tests.fakes.offline import answer, priced_models
 
     default = ModelBehavior(
         text=answer,
         latency_s=args.latency,
         tokens_per_s=args.tokens_per_s,
     )
-    behaviors = {slug: overrun(latency_s=args.latency) for slug in args.overrun}
+    behaviors = priced_models(default)
+    behaviors |= {slug: overrun(latency_s=args.latency) for slug in args.overrun}
     async with FakeModelServer(
         behaviors, default=default, api_key=args.api_key, port=args.port
     ) as server:

@@ -36,10 +36,22 @@ def test_cost_is_integer_and_rounds_up() -> None:
     assert cost_micros(0, 150_000) == 0
 
 
-def test_format_usd() -> None:
+def test_format_usd_shows_the_stored_amount_without_rounding() -> None:
     assert format_usd(0) == "$0.00"
-    assert format_usd(12_345) == "$0.0123"
-    assert format_usd(12_345_678) == "$12.35"
+    assert format_usd(5_000) == "$0.0050"
+    assert format_usd(12_345) == "$0.012345"
+    assert format_usd(12_345_678) == "$12.345678"
+    assert format_usd(2_000_000) == "$2.00"
+    assert format_usd(1_234_500_000) == "$1,234.50"
+    assert format_usd(-2_400) == "-$0.0024"
+
+
+def test_what_is_left_is_never_shown_rounded_up() -> None:
+    """$2.00 was shown left after spending $0.0024 of $2: the spend and what is left, as
+    shown, must add up to the limit."""
+    assert format_usd(2_400) == "$0.0024"
+    assert format_usd(2_000_000 - 2_400) == "$1.9976"
+    assert format_usd(1_000_000 - 1) == "$0.999999"
 
 
 def test_a_limit_is_capped_at_the_maximum() -> None:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from fusion_engine.llm.base import ChatRequest
 from fusion_engine.llm.function import FunctionModelClient
 from fusion_eval import EvalPlan, EvalQuestion, build_report, run_eval, write_report
+from fusion_eval.chart import draw_chart, no_data_reason
 from fusion_eval.report import render_markdown
 
 from .helpers import JUDGES, POOL, PRICES, FakeFuser, answers_in, prefers
@@ -84,3 +88,48 @@ async def test_a_stopped_eval_says_what_ran_and_what_was_skipped(tmp_path: Path)
     assert report.tests["pairwise"].overall.win_rate is None
     files = write_report(report, tmp_path / "empty")
     assert files.chart.exists()
+
+
+def _drawn_texts(figure: Figure) -> list[str]:
+    """The texts actually drawn when the figure is rendered to PNG."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    assert png.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    (axes,) = figure.axes
+    return [t.get_text() for t in axes.texts if t.get_visible()]
+
+
+async def test_every_bar_carries_its_n_and_the_legend_sits_below_the_bars(
+    tmp_path: Path,
+) -> None:
+    report = await _report(tmp_path)
+    figure = draw_chart(report)
+    texts = _drawn_texts(figure)
+    # pairwise: overall, p/alpha, p/beta (2 judges x 4 questions each); then self-preference.
+    assert texts == ["n=16", "n=8", "n=8", "n=8", "n=4", "n=4"]
+    (axes,) = figure.axes
+    legend = axes.get_legend()
+    assert legend is not None
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend_box = legend.get_window_extent(renderer)
+    assert legend_box.y1 < axes.get_window_extent(renderer).y0, "the legend is below the plot"
+
+
+async def test_an_empty_chart_says_why(tmp_path: Path) -> None:
+    report = await _report(tmp_path, max_micros=0)
+    figure = draw_chart(report)
+    note = "No win rates to show: no question was answered (stopped before question q0: "
+    (drawn,) = [t for t in _drawn_texts(figure) if not t.startswith("n=")]
+    assert drawn.startswith(note)
+    assert drawn.endswith(".\nSee report.md for details.")
+    (axes,) = figure.axes
+    assert axes.get_legend() is None
+    assert no_data_reason(await _report(tmp_path)) is None
+
+
+async def test_unpriced_models_are_explained_in_plain_words(tmp_path: Path) -> None:
+    report = (await _report(tmp_path)).model_copy(update={"unpriced": ("x/new",)})
+    assert (
+        "- Cost: no price listed for x/new, so counted at a cautious $15.00 in / $75.00 out per "
+        "million tokens; the real cost is likely lower."
+    ) in render_markdown(report)

@@ -46,6 +46,22 @@ async def test_set_changes_the_guild_limits(fake_discord: FakeDiscord, running: 
     done = await _budget_command(fake_discord, "set", limits, admin=True)
     assert running.service.limits == {GUILD_ID: (2.5, 20.0)}
     assert "$2.50 a day, $20.00 a month" in str(done["content"])
+    assert "above the monthly" not in str(done["content"])
+
+
+async def test_a_daily_limit_above_the_monthly_one_is_set_with_a_warning(
+    fake_discord: FakeDiscord, running: Running
+) -> None:
+    limits = [
+        {"name": "daily_usd", "type": 10, "value": 100},
+        {"name": "monthly_usd", "type": 10, "value": 1},
+    ]
+    done = await _budget_command(fake_discord, "set", limits, admin=True)
+    assert running.service.limits == {GUILD_ID: (100.0, 1.0)}
+    assert str(done["content"]) == (
+        "Limits set: $100.00 a day, $1.00 a month.\n⚠️ The daily limit ($100.00) is above the "
+        "monthly limit ($1.00), so at most $1.00 can be spent in a day or a month."
+    )
 
 
 async def test_budget_commands_are_registered_for_managers_only(

@@ -59,7 +59,7 @@ async def test_fusion_discord_end_to_end(
         asked_before = len(model_server.requests)
         follow = fake_discord.mention("and why 42?", channel_id=answer_id)
         await fake_discord.dispatch("MESSAGE_CREATE", follow)
-        await fake_discord.wait_for_call(
+        (follow_answer,) = await fake_discord.wait_for_call(
             "PATCH",
             rf"/channels/{answer_id}/messages/\d+",
             where=lambda c: c.json.get("content") == f"{WRITER} thinks the answer is 42.",
@@ -95,8 +95,8 @@ async def test_fusion_discord_end_to_end(
         await redis.aclose()
     assert status.held_micros == 0
     assert status.daily_spent_micros > 0
-    footer = answer["embeds"][-1]["description"]
-    assert f"{format_usd(status.remaining_micros)} budget left" in footer
+    footer = follow_answer.json["embeds"][-1]["description"]
+    assert f"{format_usd(status.remaining_micros)} budget left" in footer, "after the last fusion"
 
 
 async def _answer_id(fake: FakeDiscord, token: str) -> str:

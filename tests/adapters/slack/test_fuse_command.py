@@ -13,7 +13,7 @@ async def test_question_is_acked_with_the_quote_then_answered(slack: SlackHarnes
     assert response.status_code == 200
     ack = response.json()
     models = len(slack.config.pool().models)
-    assert ack["text"] == f":hourglass_flowing_sand: Fusing with {models} models, about $0.0123."
+    assert ack["text"] == f":hourglass_flowing_sand: Fusing with {models} models, about $0.012345."
     assert ack.get("response_type", "ephemeral") == "ephemeral"
 
     await slack.queue.join()

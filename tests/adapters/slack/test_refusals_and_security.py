@@ -85,6 +85,21 @@ async def test_budget_set_is_for_admins_only(slack: SlackHarness) -> None:
     assert status.monthly_limit_micros == 2_000_000
     checked = [c.args["user"] for c in slack.fake.of("users.info")]
     assert checked == ["U1", "UADMIN"]
+    assert "above the monthly" not in slack.fake.responses[1][1]["text"]
+
+
+async def test_a_daily_limit_above_the_monthly_one_is_set_with_a_warning(
+    slack: SlackHarness,
+) -> None:
+    slack.fake.roles["UADMIN"] = "admin"
+    await slack.command("budget set --daily 100 --monthly 1", user="UADMIN")
+    await slack.fake.wait_for(lambda f: len(f.responses) == 1)
+    text = slack.fake.responses[0][1]["text"]
+    assert "Limits updated" in text
+    assert text.endswith(
+        "\n:warning: The daily limit ($100.00) is above the monthly limit ($1.00), "
+        "so at most $1.00 can be spent in a day or a month."
+    )
 
 
 async def test_retried_and_duplicate_events_run_once(slack: SlackHarness) -> None:

@@ -90,7 +90,7 @@ def test_a_cut_answer_says_so() -> None:
     cut = result.answers[0].model_copy(update={"cut_at_tokens": 1500})
     (message,) = member_messages(cut)
     assert message.blocks[0]["elements"][0]["text"] == (
-        "*alpha* · 1.2 s · $0.0012 · cut at 1,500 tokens"
+        "*alpha* · 1.2 s · $0.001234 · cut at 1,500 tokens"
     )
     writer = result.writer.model_copy(update={"cut_at_tokens": 3000})
     main, _ = final_messages("U7", result.model_copy(update={"writer": writer}), None, "k")

@@ -80,7 +80,7 @@ async def test_a_refused_growth_leaves_the_hold_as_it_was(store: BudgetStore) ->
     assert info.value.quote_micros == 300_001
     assert info.value.remaining_micros == 300_000
     assert info.value.more is True
-    assert "needs up to $0.3000 more" in info.value.user_message
+    assert "needs up to $0.300001 more" in info.value.user_message
     assert (await store.status("acme")).held_micros == 700_000
     assert await store.settle("acme", "job-1", 400_000) is True
     assert (await store.status("acme")).held_micros == 300_000
@@ -230,3 +230,17 @@ async def test_concurrent_reservations_never_overspend(redis_server: EmbeddedRed
     assert after.daily_spent_micros == 3_700_000
     assert after.held_micros == 0
     await client.aclose()
+
+
+async def test_a_tenant_is_known_once_charged_or_given_limits_not_when_looked_at(
+    store: BudgetStore,
+) -> None:
+    """``fusion budget show <typo>`` must be able to say there is no such record."""
+    await store.status("typo")
+    assert not await store.known("typo")
+    assert [s.tenant for s in await store.tenants()] == []
+    await store.set_limits("zeta", daily_micros=2_000_000, monthly_micros=9_000_000)
+    await store.reserve("acme", "a", 100_000, lease_s=60)
+    assert await store.known("zeta")
+    assert await store.known("acme")
+    assert not await store.known("typo")
