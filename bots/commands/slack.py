@@ -112,7 +112,11 @@ def slack_command(
         str, typer.Option(help="Interface to serve HTTP on (PORT sets the port).")
     ] = "0.0.0.0",  # noqa: S104 - a web process must accept Slack's requests
 ) -> None:
-    """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode)."""
+    """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode).
+
+    Needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many workspaces),
+    SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and the model key
+    (OPENROUTER_API_KEY). Optional: PORT (3000), REDIS_URL, SLACK_INSTALLATION_DB."""
     import asyncio
 
     with cli_errors():
