@@ -98,3 +98,11 @@ async def test_a_slack_only_team_runs_web_and_worker_with_honcho(
     output = "".join(seen)
     assert "discord" not in output
     assert "Error:" not in output
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from bots.settings import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    names = {(f.alias or name).upper() for name, f in Settings.model_fields.items()}
+    assert {n for n in names if f"`{n}`" not in readme} == set()
