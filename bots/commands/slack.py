@@ -110,13 +110,13 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
     from bots.wiring import Runtime, tune_gc_for_serving
 
     api_url = settings.slack_api_url
-    if bot_token is not None:
-        await check_bot_token(bot_token, api_url)
     if run_worker is None:
         run_worker = settings.redis_url is None
     tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
+        if bot_token is not None:  # after the pool file and model key are known to be good
+            await check_bot_token(bot_token, api_url)
         config = runtime.config
         services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
         redis = services.redis.redis

@@ -4,7 +4,6 @@ key is named, end to end against the loopback fake server."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from fusion_engine.request import FusionRequest
 from tests.bots.conftest import JUDGE, PANEL, POOL_FILE, WRITER, price_of_one_run
 from tests.bots.test_ask_cli import final_error_line, invoke
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
+from tests.ports import free_port
 
 QUESTION = "What is the answer?"
 
@@ -95,13 +95,6 @@ async def test_a_refused_key_names_the_variable_of_the_chosen_provider(
     assert "wrong" not in result.output
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize(
     ("provider_env", "variable"),
     [({}, "OPENROUTER_BASE_URL"), ({"FUSION_PROVIDER": "openai"}, "OPENAI_BASE_URL")],
@@ -109,7 +102,7 @@ def _closed_port() -> int:
 async def test_an_endpoint_that_is_down_is_named_once_with_what_to_check(
     cli_env: dict[str, str], provider_env: dict[str, str], variable: str
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    url = f"http://127.0.0.1:{free_port()}/api/v1"
     env = cli_env | {"OPENROUTER_BASE_URL": url, "OPENAI_BASE_URL": url} | provider_env
     result = await invoke(["ask", QUESTION], env)
     assert result.exit_code == 1
@@ -169,7 +162,7 @@ def test_an_unreadable_pool_file_names_the_variable(tmp_path: Path) -> None:
 
 
 async def test_a_credential_in_the_base_url_is_not_echoed(cli_env: dict[str, str]) -> None:
-    port = _closed_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1?key=hunter3"
     result = await invoke(["ask", QUESTION], cli_env | {"OPENROUTER_BASE_URL": url})
     assert f"cannot connect to http://127.0.0.1:{port}/api/v1: " in final_error_line(result)

@@ -8,7 +8,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from bots.cli import app
 from tests.bots.conftest import POOL_FILE
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,19 +45,12 @@ def test_the_readme_starts_each_platform_alone_or_both() -> None:
     assert frozenset({"web", "discord", "worker"}) in started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_a_slack_only_team_runs_web_and_worker_with_honcho(
     model_server: FakeModelServer, tmp_path: Path
 ) -> None:
     (tmp_path / "Procfile").write_text((ROOT / "Procfile").read_text())
     (tmp_path / "pools.toml").write_text(POOL_FILE)
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))} | {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

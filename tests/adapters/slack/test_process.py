@@ -12,7 +12,6 @@ import asyncio
 import gc
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,30 @@ from fusion_engine.redis_guard import connect_redis
 from tests.bots.conftest import PANEL, model_server, pool_file  # noqa: F401
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.ports import free_port
+
+
+def _settings(
+    fake_slack: FakeSlack,
+    models: FakeModelServer,
+    pools: Path,
+    tmp_path: Path,
+    **extra: object,
+) -> Settings:
+    return Settings.model_validate(
+        {
+            "openrouter_api_key": SecretStr("test-key"),
+            "openrouter_base_url": models.base_url,
+            "fusion_config": pools,
+            "FUSION_DATA_DIR": tmp_path,
+            "slack_bot_token": SecretStr(BOT_TOKEN),
+            "slack_app_token": None,
+            "slack_signing_secret": SecretStr("signing"),
+            "slack_client_id": None,
+            "slack_api_url": fake_slack.api_url,
+            **extra,
+        }
+    )
 
 
 async def test_fusion_slack_end_to_end_over_socket_mode(
@@ -46,19 +69,14 @@ async def test_fusion_slack_end_to_end_over_socket_mode(
     slack_lines: _Lines,
 ) -> None:
     """``redis_client`` is asked for so the database starts empty."""
-    settings = Settings.model_validate(
-        {
-            "openrouter_api_key": SecretStr("test-key"),
-            "openrouter_base_url": model_server.base_url,
-            "fusion_config": pool_file,
-            "redis_url": redis_server.url,
-            "FUSION_DATA_DIR": tmp_path,
-            "slack_bot_token": SecretStr(BOT_TOKEN),
-            "slack_app_token": SecretStr("xapp-test"),
-            "slack_signing_secret": None,
-            "slack_client_id": None,
-            "slack_api_url": fake_slack.api_url,
-        }
+    settings = _settings(
+        fake_slack,
+        model_server,
+        pool_file,
+        tmp_path,
+        redis_url=redis_server.url,
+        slack_app_token=SecretStr("xapp-test"),
+        slack_signing_secret=None,
     )
     task = asyncio.create_task(serve(settings, run_worker=True, host="127.0.0.1"))
     try:
@@ -133,36 +151,6 @@ def slack_lines() -> Iterator[_Lines]:
     logger.setLevel(level)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _http_settings(
-    fake_slack: FakeSlack,
-    models: FakeModelServer,
-    pools: Path,
-    tmp_path: Path,
-    **extra: object,
-) -> Settings:
-    return Settings.model_validate(
-        {
-            "openrouter_api_key": SecretStr("test-key"),
-            "openrouter_base_url": models.base_url,
-            "fusion_config": pools,
-            "FUSION_DATA_DIR": tmp_path,
-            "slack_bot_token": SecretStr(BOT_TOKEN),
-            "slack_app_token": None,
-            "slack_signing_secret": SecretStr("signing"),
-            "slack_client_id": None,
-            "slack_api_url": fake_slack.api_url,
-            **extra,
-        }
-    )
-
-
 async def test_http_mode_says_where_it_listens_after_checking_the_token(
     fake_slack: FakeSlack,
     redis_server: EmbeddedRedis,
@@ -171,8 +159,8 @@ async def test_http_mode_says_where_it_listens_after_checking_the_token(
     tmp_path: Path,
     slack_lines: _Lines,
 ) -> None:
-    port = _free_port()
-    settings = _http_settings(
+    port = free_port()
+    settings = _settings(
         fake_slack, model_server, pool_file, tmp_path, redis_url=redis_server.url, port=port
     )
     task = asyncio.create_task(serve(settings, run_worker=False, host="127.0.0.1"))
@@ -234,6 +222,6 @@ async def test_a_refused_bot_token_stops_the_process_with_one_line(
 
 
 async def test_an_unreachable_slack_is_named() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/api/"
+    url = f"http://127.0.0.1:{free_port()}/api/"
     with pytest.raises(UnavailableError, match=rf"^Cannot reach Slack at {url} \(.*SLACK_API_URL"):
         await check_bot_token(BOT_TOKEN, url)
