@@ -7,6 +7,7 @@ import importlib
 from typing import Annotated
 
 import typer
+from typer.models import DefaultPlaceholder
 
 from bots.cli_support import FusionGroup
 
@@ -38,6 +39,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    for group in app.registered_groups:  # `fusion budget --help` shows flags as flags too
+        if isinstance(group.cls, DefaultPlaceholder):
+            group.cls = FusionGroup
 
 
 def _print_version(value: bool) -> None:

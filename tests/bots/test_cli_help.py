@@ -24,7 +24,7 @@ def test_commands_are_listed_ask_first() -> None:
     assert set(listed) == {"ask", "pools", "slack", "discord", "worker", "budget", "eval"}
 
 
-@pytest.mark.parametrize("args", [(), ("ask",), ("slack",), ("budget", "show")])
+@pytest.mark.parametrize("args", [(), ("ask",), ("slack",), ("budget",), ("budget", "show")])
 def test_flags_do_not_look_like_they_take_a_value(args: tuple[str, ...]) -> None:
     assert "<bool>" not in help_of(*args)
 
