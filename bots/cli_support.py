@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from fusion_engine.errors import ConfigError, FusionError, InputError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_INPUT",
     "EXIT_RUNTIME",
+    "FusionGroup",
     "OneLineErrorsCommand",
     "cli_errors",
     "load_settings",
@@ -42,6 +43,36 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _plain_help(params: list[Any]) -> list[Any]:
+    """Typer's rich help prints a type after every option, so a flag reads ``--json <bool>``
+    as if it took a value: a flag shows no type (an empty metavar), as click's plain help does."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+def _usage_pieces(command: Any, ctx: Any) -> list[str]:
+    """The usage line the way every CLI writes it, ``[OPTIONS] QUESTION...`` (Typer writes a
+    required argument as ``{question}...``)."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument):
+            name = (param.metavar or param.name or "").upper() + ("..." if param.nargs != 1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+        else:
+            pieces.extend(param.get_usage_pieces(ctx))
+    return pieces
+
+
+class FusionGroup(TyperGroup):
+    """The ``fusion`` group: flags shown as flags (commands are listed in the order
+    ``bots.cli`` registers them)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
+
 class OneLineErrorsCommand(TyperCommand):
     """A command whose usage errors (unknown flag, missing argument) are one stderr line.
 
@@ -55,6 +86,12 @@ class OneLineErrorsCommand(TyperCommand):
             return super().parse_args(ctx, args)
         except typer.TyperException as exc:
             _fail(f"{exc.format_message()} (see `{ctx.command_path} --help`)", EXIT_INPUT)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _usage_pieces(self, ctx)
 
 
 @contextmanager

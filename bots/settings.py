@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
-    slack_state_secret: SecretStr | None = None
     slack_installation_db: str = Field(
         default="sqlite:///.fusion/slack_installations.db", alias="SLACK_INSTALLATION_DB"
     )

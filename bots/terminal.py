@@ -5,14 +5,17 @@ it reaches the terminal only as ``rich.text.Text`` built from :func:`safe_text`,
 in it is shown literally and control sequences (ANSI escapes, carriage returns, bidi overrides)
 cannot repaint or disguise the screen. Consoles are made with markup off for the same reason.
 
-On a terminal the panel's progress redraws in place (``rich.live.Live``); anywhere else (a pipe,
-a file, CI) each event prints one plain line, so logs read top to bottom with no redraws.
+On a terminal the panel's progress redraws in place (``rich.live.Live``), four times a second,
+each running part (a member's call, the judge) with a spinner and the seconds it has run, so a
+slow stage is seen to be alive; anywhere else (a pipe, a file, CI) each event prints one plain
+line, so logs read top to bottom with no redraws.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TextIO
 
@@ -49,6 +52,9 @@ _COMPLETE_ESCAPE = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\^_])"
 )
 _MAX_HELD = 64
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_SPINNER_FPS = 10
+_REFRESHES_PER_S = 4
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -73,7 +79,16 @@ def make_console(stream: TextIO, *, force_terminal: bool | None = None) -> Conso
     return console
 
 
-def _member_status(member: MemberProgress) -> Text:
+def _running(label: str, seconds: float | None) -> Text:
+    """``⠹ asking… 22.4 s``: the spinner frame follows the elapsed time, so it turns at every
+    redraw and a frozen one means a frozen display."""
+    if seconds is None:
+        return Text(label, style="cyan")
+    frame = _SPINNER[int(seconds * _SPINNER_FPS) % len(_SPINNER)]
+    return Text(f"{frame} {label} {format_seconds(seconds)}", style="cyan")
+
+
+def _member_status(member: MemberProgress, running_for: float | None = None) -> Text:
     if member.state == "answered" and member.latency_s is not None:
         status = Text(f"answered in {format_seconds(member.latency_s)}", style="green")
         if member.served_by is not None and member.served_by != member.model:
@@ -84,17 +99,18 @@ def _member_status(member: MemberProgress) -> Text:
     if member.state == "failed":
         return Text(f"failed: {safe_text(member.reason or '')}", style="red")
     if member.state == "asking":
-        return Text("asking…", style="cyan")
+        return _running("asking…", running_for)
     return Text("waiting", style="dim")
 
 
-def _judge_status(progress: FusionProgress) -> Text:
+def _judge_status(progress: FusionProgress, *, ticking: bool = False) -> Text:
     if progress.analysis == "ready":
         return Text("analysis ready", style="green")
     if progress.analysis == "missing":
         why = safe_text(progress.analysis_note or "no analysis")
         return Text(f"no analysis: {why}", style="yellow")
-    return Text("comparing the answers…", style="cyan")
+    since = progress.running_for(progress.judge_since) if ticking else None
+    return _running("comparing the answers…", since)
 
 
 class ProgressView:
@@ -104,11 +120,17 @@ class ProgressView:
     line per change elsewhere); the fused answer is streamed as the writer produces it.
     """
 
-    def __init__(self, console: Console, *, live: bool | None = None) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        live: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._console = console
         self._use_live = console.is_terminal if live is None else live
         self._live: Live | None = None
-        self.progress = FusionProgress()
+        self.progress = FusionProgress(clock=clock)
         """The fold of the events shown so far (the same one the chat adapters render)."""
         self._held = ""
         self._streamed: list[str] = []
@@ -216,23 +238,30 @@ class ProgressView:
         else:
             self._refresh()
 
-    def _table(self) -> Table:
+    def status(self) -> Table:
+        """The live status table as of now: each member, then the judge, running parts with a
+        spinner and their elapsed seconds. Redrawn from the refresh thread, so it reads the
+        fold through copies (``list`` of a dict is taken whole)."""
+        progress = self.progress
         table = Table.grid(padding=(0, 2))
         table.add_column(no_wrap=True)
         table.add_column()
-        for model, member in self.progress.members.items():
-            table.add_row(Text(safe_text(model)), _member_status(member))
-        if self.progress.analysis is not None:
-            judge = safe_text(self.progress.judge or "judge")
-            table.add_row(Text.assemble(("judge ", "bold"), judge), _judge_status(self.progress))
+        for model, member in list(progress.members.items()):
+            since = progress.running_for(member.asking_since)
+            table.add_row(Text(safe_text(model)), _member_status(member, since))
+        if progress.analysis is not None:
+            judge = safe_text(progress.judge or "judge")
+            status = _judge_status(progress, ticking=True)
+            table.add_row(Text.assemble(("judge ", "bold"), judge), status)
         return table
 
     def _start_live(self) -> None:
         if self._use_live and self._live is None:
             self._live = Live(
-                self._table(),
                 console=self._console,
-                auto_refresh=False,
+                get_renderable=self.status,
+                auto_refresh=True,
+                refresh_per_second=_REFRESHES_PER_S,
                 redirect_stdout=False,
                 redirect_stderr=False,
             )
@@ -240,11 +269,11 @@ class ProgressView:
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._table(), refresh=True)
+            self._live.refresh()
 
     def _stop_live(self) -> None:
         if self._live is not None:
-            self._live.update(self._table(), refresh=True)
+            self._live.refresh()
             self._live.stop()
             self._live = None
 

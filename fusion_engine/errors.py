@@ -26,6 +26,7 @@ them. Messages never include secrets (API keys, tokens, signing secrets).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -172,17 +173,44 @@ class CallOverBudget(ModelCallError):
 
 
 class QuorumError(FusionError):
-    """Fewer panel members answered than the pool's quorum."""
+    """Fewer panel members answered than the pool's quorum.
 
-    def __init__(self, answered: int, quorum: int, failures: dict[str, str]) -> None:
-        reasons = "; ".join(f"{model}: {reason}" for model, reason in failures.items())
+    ``failures`` maps each failed member to its reason; ``calls`` lists every failed call
+    (member or fallback slug, cause), in order. The message names each distinct cause once,
+    with the calls it stopped: an endpoint that is down fails every call the same way, and
+    one cause said seven times hides it."""
+
+    def __init__(
+        self,
+        answered: int,
+        quorum: int,
+        failures: dict[str, str],
+        *,
+        calls: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        self.calls = tuple(failures.items() if calls is None else calls)
         super().__init__(
             f"only {answered} of the panel answered, {quorum} needed"
-            + (f" ({reasons})" if reasons else "")
+            + _grouped(self.calls, every=answered == 0)
         )
         self.answered = answered
         self.quorum = quorum
         self.failures = failures
+
+
+def _grouped(calls: Sequence[tuple[str, str]], *, every: bool) -> str:
+    by_cause: dict[str, list[str]] = {}
+    for slug, cause in calls:
+        by_cause.setdefault(cause, []).append(slug)
+    if not by_cause:
+        return ""
+    if len(by_cause) == 1 and len(calls) > 1:
+        return f": {'all ' if every else ''}{len(calls)} calls failed: {next(iter(by_cause))}"
+    parts = (
+        f"{slugs[0]}: {cause}" if len(slugs) == 1 else f"{cause} ({', '.join(slugs)})"
+        for cause, slugs in by_cause.items()
+    )
+    return f" ({'; '.join(parts)})"
 
 
 class StageError(FusionError):

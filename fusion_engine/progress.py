@@ -6,10 +6,17 @@ whom, cut short) or failed (why), which stage the fusion is in, what the judge m
 much the writer has written. Folding the events once, here, keeps those surfaces from drifting
 apart; each renders this state its own way. Display concerns (wording, escaping, timing of
 edits) stay with the renderers.
+
+The fold also notes, on its ``clock``, when each running part began (a member's call, the
+judge), so a surface can say how long it has been running: a judge line unchanged for 22 s
+reads as a hang unless it counts. Those instants are left out of equality, so two folds of the
+same events compare equal whatever their clocks.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,6 +57,8 @@ class MemberProgress:
     reason: str | None = None
     served_by: str | None = None
     cut_at_tokens: int | None = None
+    asking_since: float | None = field(default=None, compare=False)
+    """When its call began (the fold's clock), while it is ``asking``."""
 
 
 @dataclass
@@ -65,6 +74,9 @@ class FusionProgress:
     analysis_note: str | None = None
     writer: str | None = None
     written_chars: int = 0
+    judge_since: float | None = field(default=None, compare=False)
+    """When the judge began (the fold's clock)."""
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def apply(self, event: FusionEvent) -> None:
         """Fold ``event`` in."""
@@ -76,7 +88,7 @@ class FusionProgress:
             case MemberStarted(model=model):
                 member = self.members.setdefault(model, MemberProgress(model))
                 if member.state == "waiting":
-                    member.state = "asking"
+                    member.state, member.asking_since = "asking", self.clock()
             case MemberFinished(answer=answer):
                 self.members[answer.model] = MemberProgress(
                     answer.model,
@@ -93,6 +105,7 @@ class FusionProgress:
                 self.stage = "judging"
             case JudgeStarted(model=model):
                 self.stage, self.judge, self.analysis = "judging", model, "pending"
+                self.judge_since = self.clock()
             case AnalysisReady(analysis=analysis, note=note):
                 self.stage = "judging"
                 self.analysis = "ready" if analysis is not None else "missing"
@@ -103,6 +116,10 @@ class FusionProgress:
                 self.written_chars += len(text)
             case Done():
                 self.stage = "done"
+
+    def running_for(self, since: float | None) -> float | None:
+        """Seconds since ``since`` (``asking_since``, ``judge_since``) on the fold's clock."""
+        return None if since is None else max(0.0, self.clock() - since)
 
     @property
     def answered(self) -> int:

@@ -29,10 +29,19 @@ if TYPE_CHECKING:  # the model stack loads when the command runs, not when the C
 __all__ = ["register"]
 
 
+_EMPTY_QUESTION = (
+    'The question is empty. Ask something, e.g. `fusion ask "Why is the sky blue?"`, '
+    "or pipe it in with `fusion ask - < question.txt`."
+)
+
+
 def _read_question(words: list[str]) -> str:
-    if words == ["-"]:
-        return sys.stdin.read()
-    return " ".join(words)
+    """The question typed (or piped in with ``-``); empty is refused in the CLI's own terms
+    (the core's message speaks chat, ``/fuse ...``)."""
+    text = sys.stdin.read() if words == ["-"] else " ".join(words)
+    if not text.strip():
+        raise InputError(_EMPTY_QUESTION)
+    return text
 
 
 def _split_models(models: str) -> tuple[str, ...]:

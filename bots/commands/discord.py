@@ -155,7 +155,9 @@ def discord_command(
         typer.Option("--sync/--no-sync", help="Register the slash commands at start-up."),
     ] = True,
 ) -> None:
-    """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget."""
+    """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget.
+
+    Needs DISCORD_TOKEN and the model key (OPENROUTER_API_KEY). Optional: REDIS_URL."""
     import asyncio
 
     with cli_errors():

@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
-from fusion_engine.errors import ConfigError
+from fusion_engine.errors import ConfigError, UnavailableError
+from fusion_engine.logs import get_logger
 
 if TYPE_CHECKING:  # slack_bolt, aiohttp and the settings load only when a Slack command runs
     from bots.settings import Settings
 
-__all__ = ["register", "serve", "slack_credentials"]
+__all__ = ["check_bot_token", "listening_line", "register", "serve", "slack_credentials"]
+
+log = get_logger(__name__)
 
 _NO_CREDENTIALS = (
     "Slack is not configured. Create the app from slack_manifest.json (api.slack.com/apps → "
@@ -36,6 +39,45 @@ _NO_SIGNING_HELP = (
     "SLACK_SIGNING_SECRET is not set. Copy it from your app's Basic Information → App "
     "Credentials page, or set SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead."
 )
+
+
+_SLACK_REFUSED = (
+    "Slack refused SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth Token (xoxb-...) again "
+    "from your app's OAuth & Permissions page (reinstall the app if it was revoked)."
+)
+_ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - recognised, not bound
+
+
+async def check_bot_token(token: str, api_url: str) -> None:
+    """Ask Slack (``auth.test``) whether ``token`` is accepted, before anything else starts:
+    a refused token is a ``ConfigError`` naming the variable, an unreachable Slack an
+    ``UnavailableError``, instead of a process that starts and then fails every request."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    try:
+        await AsyncWebClient(token=token, base_url=api_url).auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise ConfigError(_SLACK_REFUSED.format(error=error or "refused")) from None
+    except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise UnavailableError(
+            f"Cannot reach Slack at {api_url} ({reason}). Check the network (and "
+            "SLACK_API_URL, if set), then start again."
+        ) from None
+
+
+def listening_line(*, host: str, port: int, socket_mode: bool) -> str:
+    """The one line that says where the app can be reached."""
+    if socket_mode:
+        return "Slack app connected in Socket Mode (no public URL needed)."
+    shown = "localhost" if host in _ANY_HOST else host
+    return (
+        f"Slack app listening: events at http://{shown}:{port}/slack/events "
+        "(set the app's Request URL to https://<your public host>/slack/events)."
+    )
 
 
 def slack_credentials(settings: Settings) -> tuple[str, str | None, str | None]:
@@ -73,6 +115,8 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
     tune_gc_for_serving()
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(Runtime.open(settings))
+        if bot_token is not None:  # after the pool file and model key are known to be good
+            await check_bot_token(bot_token, api_url)
         config = runtime.config
         services = await stack.enter_async_context(open_services(settings, config, runtime.engine))
         redis = services.redis.redis
@@ -97,6 +141,7 @@ async def serve(settings: Settings, *, run_worker: bool | None, host: str) -> No
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, host, settings.port).start()
+        log.info(listening_line(host=host, port=settings.port, socket_mode=app_token is not None))
         await asyncio.Event().wait()
 
 
@@ -112,7 +157,11 @@ def slack_command(
         str, typer.Option(help="Interface to serve HTTP on (PORT sets the port).")
     ] = "0.0.0.0",  # noqa: S104 - a web process must accept Slack's requests
 ) -> None:
-    """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode)."""
+    """Run the Slack app: /fuse, @mentions, DMs, buttons (HTTP on PORT, or Socket Mode).
+
+    Needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many workspaces),
+    SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and the model key
+    (OPENROUTER_API_KEY). Optional: PORT (3000), REDIS_URL, SLACK_INSTALLATION_DB."""
     import asyncio
 
     with cli_errors():

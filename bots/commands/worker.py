@@ -109,7 +109,11 @@ def worker(
         ),
     ] = 25,
 ) -> None:
-    """Run fusion jobs from the queue and post answers (Procfile `worker`)."""
+    """Run fusion jobs from the queue and post answers (Procfile `worker`).
+
+    Needs the model key (OPENROUTER_API_KEY), REDIS_URL (the queue the chat processes share;
+    unset: the embedded one) and the tokens of each platform it answers: SLACK_BOT_TOKEN (or
+    SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) and/or DISCORD_TOKEN."""
     import asyncio
 
     from bots.observability import configure_logging, start_metrics_server

@@ -127,9 +127,15 @@ def panel_messages(request: FusionRequest) -> tuple[ChatMessage, ...]:
 
 
 async def _ask_member(
-    caller: Caller, request: FusionRequest, model: str, messages: tuple[ChatMessage, ...]
+    caller: Caller,
+    request: FusionRequest,
+    model: str,
+    messages: tuple[ChatMessage, ...],
+    failed_calls: list[tuple[str, str]],
 ) -> MemberResult:
-    """Ask ``model``, then each of its fallbacks in order, until one gives a non-empty answer."""
+    """Ask ``model``, then each of its fallbacks in order, until one gives a non-empty answer.
+
+    Each failed call is appended to ``failed_calls`` as ``(slug, reason)``."""
     pool = request.pool
     started = caller.clock()
     spent = Usage()
@@ -162,6 +168,7 @@ async def _ask_member(
             cut_at_tokens=chat.max_tokens if completion.truncated else None,
         )
     reasons = [describe_failure(exc, pool.call_timeout_s) for _, exc in errors]
+    failed_calls.extend(zip((slug for slug, _ in errors), reasons, strict=True))
     reason = reasons[0] + "".join(
         f"; fallback {slug}: {why}" for (slug, _), why in zip(errors[1:], reasons[1:], strict=True)
     )
@@ -184,11 +191,12 @@ async def run_panel(caller: Caller, request: FusionRequest, emit: Emit) -> tuple
     loop = asyncio.get_running_loop()
     started = caller.clock()
     outcomes: dict[str, MemberResult] = {}
+    failed_calls: list[tuple[str, str]] = []
     answered = 0
 
     async def member(model: str) -> None:
         nonlocal answered
-        outcome = await _ask_member(caller, request, model, messages)
+        outcome = await _ask_member(caller, request, model, messages, failed_calls)
         outcomes[model] = outcome
         if isinstance(outcome, PanelAnswer):
             answered += 1
@@ -234,10 +242,11 @@ async def run_panel(caller: Caller, request: FusionRequest, emit: Emit) -> tuple
             model=model, reason=reason, error_kind=kind, latency_s=caller.clock() - started
         )
         outcomes[model] = failure
+        failed_calls.append((model, reason))
         emit(MemberFailed(failure=failure))
 
     results = tuple(outcomes[m] for m in pool.models)
     if answered < pool.quorum:
         failures = {r.model: r.reason for r in results if isinstance(r, PanelFailure)}
-        raise QuorumError(answered, pool.quorum, failures)
+        raise QuorumError(answered, pool.quorum, failures, calls=failed_calls)
     return results

@@ -138,6 +138,15 @@ async def test_bad_input_is_refused_before_any_model_is_called(
     assert model_server.requests == []
 
 
+@pytest.mark.parametrize("args", [["ask", ""], ["ask", "-"]], ids=["empty", "empty-stdin"])
+async def test_an_empty_question_is_explained_in_cli_terms_not_chat_ones(
+    model_server: FakeModelServer, cli_env: dict[str, str], args: list[str]
+) -> None:
+    error = one_error_line(await invoke(args, cli_env, stdin=""))
+    assert 'fusion ask "Why is the sky blue?"' in error
+    assert "/fuse" not in error
+
+
 async def test_empty_stdin_is_refused(
     model_server: FakeModelServer, cli_env: dict[str, str]
 ) -> None:

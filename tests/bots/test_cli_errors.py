@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +23,7 @@ from bots.cli import app
 from bots.embedded_redis import EmbeddedRedis
 from tests.bots.conftest import POOL_FILE
 from tests.fakes.discord_api import FakeDiscord
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FUSION = [sys.executable, "-c", "from bots.cli import main; main()"]
@@ -67,6 +67,7 @@ def base_env(tmp_path: Path, pool_file: Path, monkeypatch: pytest.MonkeyPatch) -
         "FUSION_DATA_DIR": str(tmp_path / "data"),
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": "signing",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never the real Slack
         "DISCORD_TOKEN": "discord-test",
     }
 
@@ -130,20 +131,13 @@ def test_a_bad_user_rate_limit_names_the_key_and_an_example(
     assert "'10/minute'" in line
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:  # bound, never listening: connections are refused
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize(
     "args", [["budget", "show", "acme"], ["budget", "list"], COMMANDS["ask --tenant"]]
 )
 def test_an_unreachable_redis_is_named_with_its_password_masked(
     base_env: dict[str, str], args: list[str]
 ) -> None:
-    port = _closed_port()
+    port = free_port()
     url = f"redis://:hunter2@127.0.0.1:{port}/0"
     result = run(args, base_env | {"REDIS_URL": url})
     assert result.exit_code == 1, result.output
@@ -195,7 +189,7 @@ async def test_a_refused_discord_token_says_how_to_reset_it(
 async def test_an_unreachable_discord_is_named(
     base_env: dict[str, str], redis_server: EmbeddedRedis, command: str
 ) -> None:
-    port = _closed_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api/v10"
     env = base_env | {
         "REDIS_URL": redis_server.url,
@@ -215,7 +209,7 @@ async def test_an_unreachable_gateway_is_named(
 ) -> None:
     """Discord's REST API answers (the login works) but its gateway cannot be reached: one line
     naming the gateway, not discord.py's crash in its reconnect path."""
-    gateway = f"ws://127.0.0.1:{_closed_port()}/"
+    gateway = f"ws://127.0.0.1:{free_port()}/"
     env = base_env | {
         "REDIS_URL": redis_server.url,
         "SLACK_BOT_TOKEN": "",

@@ -17,7 +17,8 @@ from fusion_engine.errors import ConfigError
 from fusion_engine.request import FusionRequest
 from tests.bots.conftest import JUDGE, PANEL, POOL_FILE, WRITER, price_of_one_run
 from tests.bots.test_ask_cli import final_error_line, invoke
-from tests.fakes.model_server import FakeModelServer
+from tests.fakes.model_server import FakeModelServer, ModelBehavior
+from tests.ports import free_port
 
 QUESTION = "What is the answer?"
 
@@ -87,9 +88,41 @@ async def test_a_refused_key_names_the_variable_of_the_chosen_provider(
     env = cli_env | {"OPENAI_BASE_URL": cli_env["OPENROUTER_BASE_URL"]} | provider_env
     result = await invoke(["ask", QUESTION], env)
     assert result.exit_code == 1
-    line = final_error_line(result)
-    assert f"{PANEL[0]}: HTTP 401: authentication failed (check {variable})" in line
+    assert final_error_line(result) == (
+        "Error: only 0 of the panel answered, 2 needed: all 3 calls failed: "
+        f"HTTP 401: authentication failed (check {variable})"
+    )
     assert "wrong" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("provider_env", "variable"),
+    [({}, "OPENROUTER_BASE_URL"), ({"FUSION_PROVIDER": "openai"}, "OPENAI_BASE_URL")],
+)
+async def test_an_endpoint_that_is_down_is_named_once_with_what_to_check(
+    cli_env: dict[str, str], provider_env: dict[str, str], variable: str
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/api/v1"
+    env = cli_env | {"OPENROUTER_BASE_URL": url, "OPENAI_BASE_URL": url} | provider_env
+    result = await invoke(["ask", QUESTION], env)
+    assert result.exit_code == 1
+    line = final_error_line(result)
+    assert line.startswith(
+        "Error: only 0 of the panel answered, 2 needed: all 3 calls failed: "
+        f"cannot connect to {url}: is the server running? Check {variable} ("
+    )
+    assert line.count("cannot connect") == 1
+
+
+async def test_a_stream_that_breaks_after_connecting_is_not_called_a_refused_connection(
+    model_server: FakeModelServer, cli_env: dict[str, str]
+) -> None:
+    for model in PANEL:
+        model_server.set(model, ModelBehavior(fault="disconnect"))
+    result = await invoke(["ask", QUESTION], cli_env)
+    assert result.exit_code == 1
+    assert "calls failed" in final_error_line(result)
+    assert "cannot connect" not in result.output
 
 
 async def test_a_plain_server_may_need_no_key(
@@ -126,3 +159,11 @@ def test_an_unreadable_pool_file_names_the_variable(tmp_path: Path) -> None:
         f"Cannot read the pool file {missing} (No such file or directory). Point FUSION_CONFIG "
         "at another file, or unset it to use the built-in pools."
     )
+
+
+async def test_a_credential_in_the_base_url_is_not_echoed(cli_env: dict[str, str]) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/v1?key=hunter3"
+    result = await invoke(["ask", QUESTION], cli_env | {"OPENROUTER_BASE_URL": url})
+    assert f"cannot connect to http://127.0.0.1:{port}/api/v1: " in final_error_line(result)
+    assert "hunter" not in result.output

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 
 import pytest
 
 from bots.commands.pools import render_pools
 from bots.terminal import ProgressView, make_console, render_result, safe_text
 from fusion_engine.config import load_config
-from fusion_engine.events import FusionEvent, WriterDelta
+from fusion_engine.events import FusionEvent, JudgeStarted, WriterDelta
 from fusion_engine.result import Quote
 from tests.bots.samples import sample_events, sample_result
 
@@ -162,3 +163,55 @@ def test_a_cut_answer_says_so() -> None:
     out = buf.getvalue()
     assert "m/alpha: answered in 1.2 s (cut at 1,500 tokens)" in out
     assert re.search(r"m/alpha · 1\.2 s · [\d,]+ tokens · cut at 1,500 tokens", out)
+
+
+class FakeClock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _status_text(view: ProgressView) -> str:
+    buf = io.StringIO()
+    make_console(buf).print(view.status())
+    return buf.getvalue()
+
+
+def test_running_parts_show_a_spinner_and_the_seconds_they_have_run() -> None:
+    """The judge line of a slow stage counts up instead of sitting unchanged, and the spinner
+    frame moves with the time (a fake clock: the seconds are exact, no sleeping)."""
+    clock = FakeClock(100.0)
+    view = ProgressView(make_console(io.StringIO()), live=False, clock=clock)
+    events = sample_events(sample_result())
+    view.handle(events[0])  # FusionStarted
+    view.handle(events[1])  # the first member's call starts at 100.0
+    clock.now = 103.25
+    assert "m/alpha  ⠹ asking… 3.2 s" in _status_text(view)
+    clock.now = 103.5
+    assert "m/alpha  ⠴ asking… 3.5 s" in _status_text(view)
+    for event in events[2 : events.index(JudgeStarted(model="m/judge")) + 1]:
+        view.handle(event)  # the judge starts at 103.5
+    clock.now = 125.5
+    text = _status_text(view)
+    assert "judge m/judge  ⠋ comparing the answers… 22.0 s" in text
+    assert "answered in 1.2 s" in text  # a finished member shows its latency, not a clock
+
+
+def test_the_live_display_redraws_between_events() -> None:
+    """With no event arriving, the refresh thread still redraws (it reads the clock), so the
+    seconds keep counting while a stage runs."""
+    redrawn = threading.Event()
+    main = threading.get_ident()
+
+    def clock() -> float:
+        if threading.get_ident() != main:
+            redrawn.set()
+        return 100.0
+
+    console = make_console(io.StringIO(), force_terminal=True)
+    with ProgressView(console, clock=clock) as view:
+        for event in sample_events(sample_result())[:2]:
+            view.handle(event)
+        assert redrawn.wait(timeout=5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -29,15 +28,9 @@ from fusion_engine.redis_guard import connect_redis
 from fusion_engine.request import FusionRequest
 from tests.bots.conftest import price_of_one_run
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -99,7 +92,7 @@ async def test_worker_process_answers_charges_counts_and_stops_on_sigterm(
         quote_micros=100_000,
     )
     assert await queue.enqueue(job)
-    metrics_port = _free_port()
+    metrics_port = free_port()
     env = _env(
         cli_env
         | {

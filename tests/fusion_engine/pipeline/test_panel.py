@@ -186,6 +186,37 @@ async def test_deadline_before_grace_end_is_a_deadline_failure() -> None:
     assert failure.error_kind == "deadline"
 
 
+async def test_below_quorum_names_each_distinct_cause_once_with_its_calls() -> None:
+    models = Models()
+    for m in ("m/a", "m/b", "m/c"):
+        models.handlers[m] = raiser(ModelConnectionError(m, "refused"))
+    models.handlers["m/d"] = raiser(ModelHTTPError("m/d", 503, "overloaded"))
+    pool = make_pool(quorum=4)
+
+    with pytest.raises(QuorumError) as caught:
+        await make_engine(models).fuse(make_request(pool))
+
+    assert str(caught.value) == (
+        "only 1 of the panel answered, 4 needed "
+        "(refused (m/a, m/b, m/c); m/d: HTTP 503: overloaded)"
+    )
+
+
+async def test_one_cause_for_every_call_is_said_once() -> None:
+    models = Models()
+    for m in make_pool().models:
+        models.handlers[m] = raiser(ModelConnectionError(m, "refused"))
+    pool = make_pool(quorum=2)
+
+    with pytest.raises(QuorumError) as caught:
+        await make_engine(models).fuse(make_request(pool))
+
+    n = len(pool.models)
+    assert str(caught.value) == (
+        f"only 0 of the panel answered, 2 needed: all {n} calls failed: refused"
+    )
+
+
 async def test_below_quorum_raises_naming_every_failure() -> None:
     models = Models()
     for m in ("m/a", "m/b", "m/c", "m/d"):
@@ -198,7 +229,7 @@ async def test_below_quorum_raises_naming_every_failure() -> None:
     assert caught.value.answered == 1
     assert set(caught.value.failures) == {"m/a", "m/b", "m/c", "m/d"}
     assert "HTTP 503: overloaded" in caught.value.failures["m/a"]
-    assert "m/d: HTTP 503: overloaded" in str(caught.value)
+    assert str(caught.value).endswith(": 4 calls failed: HTTP 503: overloaded")
     assert not models.calls_to("m/judge")
 
 
