@@ -52,12 +52,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from pydantic import ValidationError
@@ -107,19 +107,15 @@ class _WireErrorChunk(Exception):
         self.error = error
 
 
-async def _body_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+def _body_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     """The body's reads as they arrive: straight from the response's byte stream when the body
-    is not content-encoded (nothing for ``aiter_bytes`` to decode), else through it."""
+    is not content-encoded (nothing for ``aiter_bytes`` to decode), else through it. Both are
+    async generators (httpx types the stream's as an iterator), so the reader can close them."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     stream = response.stream
-    reads: AsyncIterable[bytes]
     if encoding == "identity" and isinstance(stream, httpx.AsyncByteStream):
-        reads = stream
-    else:
-        reads = response.aiter_bytes()
-    async for read in reads:
-        if read:
-            yield read
+        return cast("AsyncGenerator[bytes, None]", stream.__aiter__())
+    return cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
 
 
 class OpenAICompatClient:
@@ -242,16 +238,26 @@ class OpenAICompatClient:
         model = request.model
         answer = _Answer(served_by=model, cap=OutputCap(request.max_tokens))
         decoder = SSEDecoder()
-        stopped = False
+        stop = False
         # Closed here rather than left to the event loop's finaliser when the loop breaks at
         # [DONE] or raises.
         async with aclosing(_body_reads(response)) as reads:
             async for read in reads:
-                stopped = await self._fold_read(request, answer, decoder.feed(read), on_text)
-                if stopped:
+                if not read:
+                    continue
+                text, failure, stop = self._fold_read(request, answer, decoder.feed(read))
+                if text and on_text is not None:
+                    await on_text(text)
+                if failure is not None:
+                    raise failure
+                if stop:
                     break
-        if not stopped:
-            await self._fold_read(request, answer, decoder.close(), on_text)
+        if not stop:
+            text, failure, _ = self._fold_read(request, answer, decoder.close())
+            if text and on_text is not None:
+                await on_text(text)
+            if failure is not None:
+                raise failure
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
         answer.check(model, self._provider.usage)
@@ -259,16 +265,13 @@ class OpenAICompatClient:
             await on_text(answer.text)
         return answer
 
-    async def _fold_read(
-        self,
-        request: ChatRequest,
-        answer: _Answer,
-        events: list[bytes],
-        on_text: TextSink | None,
-    ) -> bool:
-        """Fold one read's events into ``answer``; true when the stream is over ([DONE], or cut
-        at the cap). The text read before an error still reaches ``on_text`` first, as it
-        would have one event at a time."""
+    def _fold_read(
+        self, request: ChatRequest, answer: _Answer, events: list[bytes]
+    ) -> tuple[str, ModelHTTPError | ModelOutputError | None, bool]:
+        """Fold one read's events into ``answer``. Returns the read's text (for ``on_text``,
+        which gets it before any error is raised, as it did one event at a time), the error
+        that ended the stream if any, and whether the stream is over ([DONE], or cut at the
+        cap)."""
         model = request.model
         deltas: list[str] = []
         failure: ModelHTTPError | ModelOutputError | None = None
@@ -299,11 +302,8 @@ class OpenAICompatClient:
                 )
                 stop = True
                 break
-        if deltas and on_text is not None:
-            await on_text(deltas[0] if len(deltas) == 1 else "".join(deltas))
-        if failure is not None:
-            raise failure
-        return stop
+        text = deltas[0] if len(deltas) == 1 else "".join(deltas)
+        return text, failure, stop
 
     def _read_plain(self, request: ChatRequest, raw: bytes) -> _Answer:
         model = request.model
