@@ -17,13 +17,17 @@ run end to end without the internet:
 Each model's behaviour (answer, latency, streaming speed, fault injection, prices) is a
 ``ModelBehavior``. A fast answer is written in one piece, so one process can serve thousands of
 concurrent streams for the benchmarks; a slow one is sent several tokens per chunk at about 20
-chunks a second; one with ``piece_chars`` is sent one event per token-sized piece as fast as the
-client reads, as a real provider does. ``overrun()`` is such a model that ignores ``max_tokens``
-and writes ~140k characters: every streamed response it sends is logged in
+chunks a second; one with ``piece_chars`` is sent one event per token-sized piece, as a real
+provider does: as fast as the client reads, or paced at ``tokens_per_s`` (``writes_per_s``
+bounds how often it writes). With ``keepalive_s`` the stream opens at once and sends
+OpenRouter's keep-alive comment periodically while the model "thinks" (``latency_s``).
+``tests/fakes/realistic.py`` builds such models with realistic answer lengths per role; the
+hand-run server streams that way with ``--realistic``. ``overrun()`` is a model that ignores
+``max_tokens`` and writes ~140k characters: every streamed response it sends is logged in
 ``FakeModelServer.streams`` (pieces sent, whether it finished), so a test can see a client hang
 up early.
 
-Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799``.
+Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799 [--realistic]``.
 """
 
 from __future__ import annotations
@@ -592,6 +596,11 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         latency_s=args.latency,
         tokens_per_s=args.tokens_per_s,
     )
+    if args.realistic:
+        from tests.fakes.realistic import RoleLengths, realistic
+
+        lengths = RoleLengths(args.panel_tokens, args.judge_tokens, args.writer_tokens)
+        default = realistic(lengths, tokens_per_s=args.tokens_per_s, latency_s=args.latency)
     behaviors = {slug: overrun(latency_s=args.latency) for slug in args.overrun}
     async with FakeModelServer(
         behaviors, default=default, api_key=args.api_key, port=args.port
@@ -614,6 +623,15 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SLUG",
         help="a model that ignores max_tokens and streams ~140k characters (repeatable)",
     )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="stream like a provider: one event per token at --tokens-per-s, keep-alives, "
+        "answers of realistic length per role (the three options below)",
+    )
+    parser.add_argument("--panel-tokens", type=int, default=800)
+    parser.add_argument("--judge-tokens", type=int, default=1000)
+    parser.add_argument("--writer-tokens", type=int, default=1200)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(args))
