@@ -12,7 +12,7 @@ endpoint that ignores ``stream`` and answers with one JSON body is handled too.
 
 How the wire maps onto the domain:
 
-- SSE framing is parsed by ``_sse.sse_data`` on raw bytes: comment lines (keep-alives such as
+- SSE framing is parsed by ``_sse.SSEDecoder`` on raw bytes: comment lines (keep-alives such as
   OpenRouter's ``: OPENROUTER PROCESSING``) are skipped, ``data: [DONE]`` ends the stream.
 - A chunk with an ``error`` object under HTTP 200 (how OpenRouter and vLLM report a mid-stream
   failure), or ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502
