@@ -24,14 +24,22 @@ one correlated sample, and single runs moved by ±0.05. The fake server runs in 
 (its CPU is not counted against the engine) and keeps no request log; ``--in-process`` serves
 it from this process's event loop instead. The garbage collector is tuned as the bot
 processes tune it (``bots.wiring.tune_gc_for_serving``) unless ``--default-gc``. Timings are
-printed, never asserted. Run: ``uv run python -m bench.bench_fusion [--levels 1,50,500]
-[--repeat 3] [--in-process] [--cold] [--default-gc]``.
+printed, never asserted.
+
+``--realistic`` makes the fake stream like a real provider: every answer at a realistic length
+(panel ~800 tokens, judge ~1,000, writer ~1,200; ``tests/fakes/realistic.py``), one SSE event
+per token at ``REALISTIC_TOKENS_PER_S``, keep-alive comments while a model "thinks", after the
+same latencies; the configured ideal then includes each stage's stream time.
+
+Run: ``uv run python -m bench.bench_fusion [--levels 1,50,500] [--repeat 3] [--in-process]
+[--cold] [--default-gc] [--realistic]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -57,6 +65,7 @@ from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from tests.fakes.judge import analysis_json_for, is_judge_request
 from tests.fakes.model_server import FakeModelServer, ModelBehavior
+from tests.fakes.realistic import RoleLengths, realistic
 
 PANEL_LATENCY_S = {"bench/p1": 0.5, "bench/p2": 1.0, "bench/p3": 1.5, "bench/p4": 2.0}
 JUDGE, JUDGE_LATENCY_S = "bench/judge", 1.0
@@ -68,7 +77,16 @@ _CHUNK_CHARS = round(WRITER_TOKENS_PER_S / 20) * 4
 WRITER_STREAM_S = (math.ceil(len(WRITER_TEXT) / _CHUNK_CHARS) - 1) / 20
 IDEAL_S = max(PANEL_LATENCY_S.values()) + JUDGE_LATENCY_S + WRITER_FIRST_BYTE_S + WRITER_STREAM_S
 IDEAL_FIRST_TOKEN_S = max(PANEL_LATENCY_S.values()) + JUDGE_LATENCY_S + WRITER_FIRST_BYTE_S
+REALISTIC_TOKENS_PER_S = 400.0
+"""Per stream, with ``--realistic`` (one event per token; ~2 s for a panel answer)."""
+LENGTHS = RoleLengths()
+READER = "bench/reader"
+"""With ``--realistic``: a model with no latency whose answers are ``READER_TOKENS`` long, for
+``bench_streams``' readers."""
+READER_TOKENS, READER_TOKENS_PER_S = 2000, 1000.0
 API_KEY = "bench-key"
+DEFAULT_GC_THRESHOLDS = (700, 10, 10)
+"""CPython's, for ``--default-gc``."""
 QUESTION = "Benchmark question {i}: what are the trade-offs of read replicas versus caching?"
 
 
@@ -79,7 +97,25 @@ def _text(body: dict[str, Any]) -> str:
     return f"{body.get('model')} answers: replicas scale reads; caches cut latency. " * 8
 
 
-def behaviors() -> dict[str, ModelBehavior]:
+def ideal_s(realistic_streams: bool) -> tuple[float, float]:
+    """The configured ideal of one fusion: (whole, first fused token), in seconds."""
+    if not realistic_streams:
+        return IDEAL_S, IDEAL_FIRST_TOKEN_S
+    speed = REALISTIC_TOKENS_PER_S
+    panel = max(PANEL_LATENCY_S.values()) + LENGTHS.panel / speed
+    first = panel + JUDGE_LATENCY_S + LENGTHS.judge / speed + WRITER_FIRST_BYTE_S
+    return first + LENGTHS.writer / speed, first
+
+
+def behaviors(realistic_streams: bool = False) -> dict[str, ModelBehavior]:
+    if realistic_streams:
+        speed = REALISTIC_TOKENS_PER_S
+        latencies = {**PANEL_LATENCY_S, JUDGE: JUDGE_LATENCY_S, WRITER: WRITER_FIRST_BYTE_S}
+        out = {m: realistic(LENGTHS, tokens_per_s=speed, latency_s=s) for m, s in latencies.items()}
+        out[READER] = realistic(
+            RoleLengths(panel=READER_TOKENS), tokens_per_s=READER_TOKENS_PER_S, keepalive_s=None
+        )
+        return out
     out = {m: ModelBehavior(text=_text, latency_s=s) for m, s in PANEL_LATENCY_S.items()}
     out[JUDGE] = ModelBehavior(text=_text, latency_s=JUDGE_LATENCY_S)
     out[WRITER] = ModelBehavior(
@@ -101,16 +137,17 @@ POOL = PoolSpec(
 
 
 @asynccontextmanager
-async def fake_server(in_process: bool) -> AsyncIterator[str]:
+async def fake_server(in_process: bool, realistic_streams: bool = False) -> AsyncIterator[str]:
     """The fake server's base URL, served here or from a child process."""
     if in_process:
         async with FakeModelServer(
-            behaviors(), default=None, api_key=API_KEY, record=False
+            behaviors(realistic_streams), default=None, api_key=API_KEY, record=False
         ) as server:
             yield server.base_url
         return
+    flags = ["--realistic"] if realistic_streams else []
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_fusion", "--serve", stdout=subprocess.PIPE
+        sys.executable, "-m", "bench.bench_fusion", "--serve", *flags, stdout=subprocess.PIPE
     )
     try:
         assert child.stdout is not None
@@ -121,8 +158,10 @@ async def fake_server(in_process: bool) -> AsyncIterator[str]:
         await child.wait()
 
 
-async def _serve() -> None:
-    async with FakeModelServer(behaviors(), default=None, api_key=API_KEY, record=False) as server:
+async def _serve(realistic_streams: bool) -> None:
+    async with FakeModelServer(
+        behaviors(realistic_streams), default=None, api_key=API_KEY, record=False
+    ) as server:
         print(server.base_url, flush=True)
         await asyncio.Event().wait()
 
@@ -233,7 +272,9 @@ async def stack(base_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, FusionE
             await prices.aclose()
 
 
-async def run_level(base_url: str, calls: Exchanges, n: int, cold: bool, repeat: int) -> str:
+async def run_level(
+    base_url: str, calls: Exchanges, n: int, cold: bool, repeat: int, ideal: float
+) -> str:
     """One row: ``repeat`` rounds of the bare loop and the engine at ``n`` fusions, in
     alternating order (bare first, then engine first, ...) so neither always runs on a server
     that has just been busy; percentiles are over the samples of all rounds.
@@ -281,8 +322,8 @@ async def run_level(base_url: str, calls: Exchanges, n: int, cold: bool, repeat:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     degraded = sum(s.degraded for s in samples)
     return (
-        f"| {n} | {pct(walls, 50) / IDEAL_S:.3f} | {pct(walls, 95) / IDEAL_S:.3f} "
-        f"| {pct(floors, 50) / IDEAL_S:.3f} | {pct(floors, 95) / IDEAL_S:.3f} "
+        f"| {n} | {pct(walls, 50) / ideal:.3f} | {pct(walls, 95) / ideal:.3f} "
+        f"| {pct(floors, 50) / ideal:.3f} | {pct(floors, 95) / ideal:.3f} "
         f"| **{pct(walls, 50) / pct(floors, 50):.3f}** "
         f"| **{pct(walls, 95) / pct(floors, 95):.3f}** "
         f"| {pct(firsts, 50):.2f} s | {pct(firsts, 95):.2f} s | {rss_mb:.0f} MB "
@@ -308,17 +349,29 @@ def machine() -> str:
 
 
 async def main(
-    levels: Sequence[int], in_process: bool, cold: bool, default_gc: bool, repeat: int
+    levels: Sequence[int],
+    in_process: bool,
+    cold: bool,
+    default_gc: bool,
+    repeat: int,
+    realistic_streams: bool = False,
 ) -> None:
     if not default_gc:
         tune_gc_for_serving()  # as the bot processes do
     where = "this process" if in_process else "a subprocess"
+    ideal, first_token = ideal_s(realistic_streams)
+    streams = (
+        f"realistic streams: one event per token at {REALISTIC_TOKENS_PER_S:g} tokens/s, "
+        f"panel {LENGTHS.panel}, judge {LENGTHS.judge}, writer {LENGTHS.writer} tokens"
+        if realistic_streams
+        else f"writer {WRITER_STREAM_S:.2f} s stream, others in one piece"
+    )
     print(f"Machine: {machine()}")
     print(
         f"Fake server in {where}. Panel {', '.join(f'{s:g} s' for s in PANEL_LATENCY_S.values())}"
-        f"; judge {JUDGE_LATENCY_S:g} s; writer {WRITER_FIRST_BYTE_S:g} s + "
-        f"{WRITER_STREAM_S:.2f} s stream. Ideal {IDEAL_S:.2f} s, first token "
-        f"{IDEAL_FIRST_TOKEN_S:.2f} s. {'Cold' if cold else 'Warm'} connections. "
+        f"; judge {JUDGE_LATENCY_S:g} s; writer {WRITER_FIRST_BYTE_S:g} s to first byte; "
+        f"{streams}. Ideal {ideal:.2f} s, first token "
+        f"{first_token:.2f} s. {'Cold' if cold else 'Warm'} connections. "
         f"{'Default' if default_gc else 'Tuned (as in the bots)'} GC.\n"
     )
     print(
@@ -328,12 +381,15 @@ async def main(
         "| errors / degraded |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    async with fake_server(in_process) as base_url:
+    async with fake_server(in_process, realistic_streams) as base_url:
         async with stack(base_url) as (http, engine):
+            if default_gc:  # opening the first shared client tuned it, once per process
+                gc.unfreeze()
+                gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
             await one_fusion(engine, -1)  # warm-up: first connections, imports
             calls = await record_exchanges(http, engine)
         for n in levels:
-            print(await run_level(base_url, calls, n, cold, repeat), flush=True)
+            print(await run_level(base_url, calls, n, cold, repeat, ideal), flush=True)
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
@@ -345,13 +401,25 @@ def cli(argv: Sequence[str] | None = None) -> None:
         "--default-gc", action="store_true", help="keep CPython's GC settings (bots tune them)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds per level")
+    parser.add_argument(
+        "--realistic", action="store_true", help="stream like a provider, at realistic lengths"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(_serve())
+        asyncio.run(_serve(args.realistic))
         return
     levels = [int(n) for n in args.levels.split(",")]
-    asyncio.run(main(levels, args.in_process, args.cold, args.default_gc, max(1, args.repeat)))
+    asyncio.run(
+        main(
+            levels,
+            args.in_process,
+            args.cold,
+            args.default_gc,
+            max(1, args.repeat),
+            args.realistic,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ of ``None`` and open it in ``open`` on the same ``AsyncExitStack`` so it closes 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -21,31 +20,19 @@ import httpx
 from bots.endpoint import model_endpoint
 from bots.settings import Settings, load_pool_file
 from fusion_engine.config import FusionConfig
-from fusion_engine.http import new_http_client, raise_open_files_limit
+from fusion_engine.http import GC_THRESHOLDS, new_http_client, raise_open_files_limit, tune_gc
 from fusion_engine.llm.base import ModelClient, PriceSource
 from fusion_engine.pipeline.engine import FusionEngine
 
 __all__ = ["GC_THRESHOLDS", "Runtime", "tune_gc_for_serving"]
 
-GC_THRESHOLDS = (10_000, 20, 20)
-"""CPython's defaults are (700, 10, 10)."""
-
 
 def tune_gc_for_serving() -> None:
-    """Make the cyclic garbage collector cheaper in a long-running bot process.
-
-    Each serving command (``slack``, ``discord``, ``worker``) calls this once, after its imports.
-    A fusion allocates thousands of short-lived objects (HTTP messages, stream chunks, events);
-    with CPython's default thresholds a 500-fusion burst triggers hundreds of collections, and
-    every older-generation pass walks the objects of every imported module again. ``gc.freeze``
-    takes what exists after start-up out of all later collections, and a larger first threshold
-    collects young objects less often (cycles are still collected; memory did not grow).
-    Measured with ``bench/bench_fusion.py`` against ``--default-gc`` at 500 fusions: CPU per
-    fusion 4.8 → 3.6 ms, wall ÷ ideal p95 1.35 → 1.23, peak RSS about the same (the tables are
-    in ``bench/README.md``).
-    """
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    """Tune the garbage collector now (``fusion_engine.http.tune_gc``): each serving command
+    (``slack``, ``discord``, ``worker``) calls this once, right after its imports, so start-up
+    objects are frozen before anything else is allocated. Any other process that runs fusions
+    (``fusion ask``, a library user) gets the same tuning when it opens its shared HTTP client."""
+    tune_gc()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ endpoint that ignores ``stream`` and answers with one JSON body is handled too.
 
 How the wire maps onto the domain:
 
-- SSE framing is parsed by ``_sse.sse_data`` on raw bytes: comment lines (keep-alives such as
+- SSE framing is parsed by ``_sse.SSEDecoder`` on raw bytes: comment lines (keep-alives such as
   OpenRouter's ``: OPENROUTER PROCESSING``) are skipped, ``data: [DONE]`` ends the stream.
 - A chunk with an ``error`` object under HTTP 200 (how OpenRouter and vLLM report a mid-stream
   failure), or ``finish_reason: "error"``, raises ``ModelHTTPError`` with the error's code (502
@@ -61,7 +61,7 @@ from typing import Any, cast
 
 import httpx
 from pydantic import ValidationError
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from fusion_engine.errors import (
     ModelConnectionError,
@@ -69,7 +69,7 @@ from fusion_engine.errors import (
     ModelOutputError,
     ModelTimeout,
 )
-from fusion_engine.llm._sse import sse_data
+from fusion_engine.llm._sse import SSEDecoder
 from fusion_engine.llm._wire import (
     WireChunk,
     WireCompletion,
@@ -95,6 +95,27 @@ _KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-…*.]{6,}")
 _BEARER = re.compile(r"\bBearer\s+\S+", re.IGNORECASE)
 
 UsageReader = Callable[[WireUsage], Usage]
+_NO_DELTA: dict[str, Any] = {}
+
+
+class _WireErrorChunk(Exception):
+    """A stream chunk carried an ``error`` object (turned into ``ModelHTTPError`` by the
+    client, which knows how to scrub its message)."""
+
+    def __init__(self, error: WireError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _body_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The body's reads as they arrive: straight from the response's byte stream when the body
+    is not content-encoded (nothing for ``aiter_bytes`` to decode), else through it. Both are
+    async generators (httpx types the stream's as an iterator), so the reader can close them."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    stream = response.stream
+    if encoding == "identity" and isinstance(stream, httpx.AsyncByteStream):
+        return cast("AsyncGenerator[bytes, None]", stream.__aiter__())
+    return cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
 
 
 class OpenAICompatClient:
@@ -206,44 +227,83 @@ class OpenAICompatClient:
     async def _read_stream(
         self, request: ChatRequest, response: httpx.Response, on_text: TextSink | None
     ) -> _Answer:
+        """Read an SSE answer, one network read at a time.
+
+        At one event per token this is the hottest loop in the process, so each read costs as
+        little as it can: the body's own byte stream when it is not content-encoded (two
+        generators fewer than ``aiter_bytes``), a plain ``SSEDecoder`` rather than a generator,
+        a chunk checked by ``_Answer.add_data`` without building models, and one ``on_text``
+        call per read with that read's deltas joined.
+        """
         model = request.model
         answer = _Answer(served_by=model, cap=OutputCap(request.max_tokens))
-        # Both generators are closed here rather than left to the event loop's finaliser when
-        # the loop breaks at [DONE] or raises (one finaliser call per model call otherwise).
-        # ``aiter_bytes`` is typed as an iterator but is an async generator, hence the cast.
-        raw = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
-        async with aclosing(raw) as chunks, aclosing(sse_data(chunks)) as events:
-            async for data in events:
-                if data == b"[DONE]":
-                    answer.done = True
-                    break
-                if not data.strip():
+        decoder = SSEDecoder()
+        stop = False
+        # Closed here rather than left to the event loop's finaliser when the loop breaks at
+        # [DONE] or raises.
+        async with aclosing(_body_reads(response)) as reads:
+            async for read in reads:
+                if not read:
                     continue
-                try:
-                    chunk = WireChunk.model_validate_json(data)
-                except ValidationError:
-                    raise ModelOutputError(model, "unparseable stream chunk") from None
-                if chunk.error is not None:
-                    raise self._wire_error(model, chunk.error)
-                delta = answer.add_chunk(chunk)
-                if delta and on_text is not None:
-                    await on_text(delta)
-                if answer.finish_reason == "error":
-                    raise ModelHTTPError(
-                        model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error"
-                    )
-                if answer.truncated:
-                    answer.usage = WireUsage(
-                        prompt_tokens=estimate_messages(request.messages),
-                        completion_tokens=answer.cap.tokens,
-                    )
+                text, failure, stop = self._fold_read(request, answer, decoder.feed(read))
+                if text and on_text is not None:
+                    await on_text(text)
+                if failure is not None:
+                    raise failure
+                if stop:
                     break
+        if not stop:
+            text, failure, _ = self._fold_read(request, answer, decoder.close())
+            if text and on_text is not None:
+                await on_text(text)
+            if failure is not None:
+                raise failure
         if not (answer.done or answer.finish_reason):
             raise ModelConnectionError(model, "the stream ended before the answer was complete")
         answer.check(model, self._provider.usage)
         if not answer.content.strip() and on_text is not None:
             await on_text(answer.text)
         return answer
+
+    def _fold_read(
+        self, request: ChatRequest, answer: _Answer, events: list[bytes]
+    ) -> tuple[str, ModelHTTPError | ModelOutputError | None, bool]:
+        """Fold one read's events into ``answer``. Returns the read's text (for ``on_text``,
+        which gets it before any error is raised, as it did one event at a time), the error
+        that ended the stream if any, and whether the stream is over ([DONE], or cut at the
+        cap)."""
+        model = request.model
+        deltas: list[str] = []
+        failure: ModelHTTPError | ModelOutputError | None = None
+        stop = False
+        for data in events:
+            if data == b"[DONE]":
+                answer.done = stop = True
+                break
+            try:
+                delta = answer.add_data(model, data)
+            except _WireErrorChunk as exc:
+                failure = self._wire_error(model, exc.error)
+                break
+            except ModelOutputError as exc:
+                failure = exc
+                break
+            if delta:
+                deltas.append(delta)
+            if answer.finish_reason == "error":
+                failure = ModelHTTPError(
+                    model, _UPSTREAM_ERROR_STATUS, "the stream ended in an error"
+                )
+                break
+            if answer.truncated:
+                answer.usage = WireUsage(
+                    prompt_tokens=estimate_messages(request.messages),
+                    completion_tokens=answer.cap.tokens,
+                )
+                stop = True
+                break
+        text = deltas[0] if len(deltas) == 1 else "".join(deltas)
+        return text, failure, stop
 
     def _read_plain(self, request: ChatRequest, raw: bytes) -> _Answer:
         model = request.model
@@ -326,25 +386,76 @@ class _Answer:
     _parts: list[str] = field(default_factory=list)
     _thoughts: list[str] = field(default_factory=list)
 
+    def add_data(self, model: str, data: bytes) -> str:
+        """Fold one event's JSON in; return its content delta (possibly empty), cut to the cap.
+
+        A content or reasoning delta (nearly every chunk) is read from the parsed JSON after a
+        check of exactly the shape ``WireChunk`` would accept, without building models. Every
+        other chunk (usage, an ``error`` object, anything unusual) is validated as a whole
+        ``WireChunk``, so what is refused and how stays as before. Raises ``ModelOutputError``
+        for a chunk that is not a valid chunk, ``_WireErrorChunk`` for one with an error.
+        """
+        if not data.strip():
+            return ""
+        try:
+            obj = from_json(data, cache_strings=False)
+        except ValueError:
+            raise ModelOutputError(model, "unparseable stream chunk") from None
+        if type(obj) is dict and obj.get("usage") is None and obj.get("error") is None:
+            served_by = obj.get("model")
+            choices = obj.get("choices", ())
+            if served_by is None or type(served_by) is str:
+                if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                    choice = choices[0]
+                    delta = choice.get("delta", _NO_DELTA)
+                    finish = choice.get("finish_reason")
+                    if type(delta) is dict and (finish is None or type(finish) is str):
+                        content = delta.get("content")
+                        reasoning = delta.get("reasoning")
+                        reasoning_content = delta.get("reasoning_content")
+                        if _str_or_none(content, reasoning, reasoning_content):
+                            thought = reasoning or reasoning_content
+                            return self._fold(served_by, content, thought, finish)
+                elif type(choices) in (list, tuple) and not choices:
+                    return self._fold(served_by, None, None, None)
+        try:
+            chunk = WireChunk.model_validate_json(data)
+        except ValidationError:
+            raise ModelOutputError(model, "unparseable stream chunk") from None
+        if chunk.error is not None:
+            raise _WireErrorChunk(chunk.error)
+        return self.add_chunk(chunk)
+
     def add_chunk(self, chunk: WireChunk) -> str:
-        """Fold one chunk in; return its content delta (possibly empty), cut to the cap."""
-        if chunk.model and not self._parts and not self._thoughts:
-            self.served_by = chunk.model
+        """Fold one validated chunk in; return its content delta, cut to the cap."""
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if not chunk.choices:
+            return self._fold(chunk.model, None, None, None)
+        choice = chunk.choices[0]
+        thought = choice.delta.reasoning or choice.delta.reasoning_content
+        return self._fold(chunk.model, choice.delta.content, thought, choice.finish_reason)
+
+    def _fold(
+        self,
+        served_by: str | None,
+        content: str | None,
+        thought: str | None,
+        finish_reason: str | None,
+    ) -> str:
+        if served_by and not self._parts and not self._thoughts:
+            self.served_by = served_by
         delta = ""
-        for choice in chunk.choices[:1]:
-            if choice.delta.content:
-                delta = self.cap.take(choice.delta.content)
-                self._parts.append(delta)
-            thought = choice.delta.reasoning or choice.delta.reasoning_content
-            if thought:
-                self._thoughts.append(self.cap.take(thought))
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-            if self.cap.reached:
-                self.truncated = True
-                self.finish_reason = "length"
+        if content:
+            delta = self.cap.take(content)
+            self._parts.append(delta)
+        if thought:
+            self._thoughts.append(self.cap.take(thought))
+        if finish_reason:
+            self.finish_reason = finish_reason
+        if self.cap.reached:
+            self.truncated = True
+            self.finish_reason = "length"
         return delta
 
     def check(self, model: str, read_usage: UsageReader) -> None:
@@ -382,6 +493,10 @@ class _Answer:
             truncated=self.truncated,
             latency_s=latency_s,
         )
+
+
+def _str_or_none(*values: object) -> bool:
+    return all(v is None or type(v) is str for v in values)
 
 
 def _error_message(error: WireError) -> str:

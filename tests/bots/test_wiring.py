@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+import fusion_engine.http
 from bots.settings import Settings
 from bots.wiring import GC_THRESHOLDS, Runtime, tune_gc_for_serving
 from fusion_engine.errors import ConfigError
@@ -15,6 +16,9 @@ from fusion_engine.http import new_http_client
 from fusion_engine.request import FusionRequest
 from tests.bots.conftest import PANEL
 from tests.fakes.model_server import FakeModelServer
+
+DEFAULT_GC = (700, 10, 10)
+"""CPython's thresholds."""
 
 
 def _settings(server: FakeModelServer, pool_file: Path, key: str | None = "test-key") -> Settings:
@@ -65,3 +69,19 @@ def test_tuning_the_gc_freezes_start_up_objects_and_raises_thresholds() -> None:
     assert gc.get_threshold() == GC_THRESHOLDS
     assert gc.get_freeze_count() > 0
     # the autouse ``_restore_gc`` fixture puts the defaults back
+
+
+async def test_the_first_shared_client_a_process_opens_tunes_its_gc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``fusion ask`` and library users run fusions without a serving command's
+    ``tune_gc_for_serving``: opening the shared client tunes the GC for them, once a process."""
+    monkeypatch.setattr(fusion_engine.http, "_gc_tuned", False)
+    gc.unfreeze()
+    gc.set_threshold(*DEFAULT_GC)
+    async with new_http_client():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    gc.set_threshold(*DEFAULT_GC)
+    async with new_http_client():
+        assert gc.get_threshold() == DEFAULT_GC  # already tuned once: not again

@@ -17,13 +17,17 @@ run end to end without the internet:
 Each model's behaviour (answer, latency, streaming speed, fault injection, prices) is a
 ``ModelBehavior``. A fast answer is written in one piece, so one process can serve thousands of
 concurrent streams for the benchmarks; a slow one is sent several tokens per chunk at about 20
-chunks a second; one with ``piece_chars`` is sent one event per token-sized piece as fast as the
-client reads, as a real provider does. ``overrun()`` is such a model that ignores ``max_tokens``
-and writes ~140k characters: every streamed response it sends is logged in
+chunks a second; one with ``piece_chars`` is sent one event per token-sized piece, as a real
+provider does: as fast as the client reads, or paced at ``tokens_per_s`` (``writes_per_s``
+bounds how often it writes). With ``keepalive_s`` the stream opens at once and sends
+OpenRouter's keep-alive comment periodically while the model "thinks" (``latency_s``).
+``tests/fakes/realistic.py`` builds such models with realistic answer lengths per role; the
+hand-run server streams that way with ``--realistic``. ``overrun()`` is a model that ignores
+``max_tokens`` and writes ~140k characters: every streamed response it sends is logged in
 ``FakeModelServer.streams`` (pieces sent, whether it finished), so a test can see a client hang
 up early.
 
-Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799``.
+Run it by hand: ``uv run python -m tests.fakes.model_server --port 8799 [--realistic]``.
 """
 
 from __future__ import annotations
@@ -91,8 +95,15 @@ class ModelBehavior:
     streams: bool = True
     """When false, answer with one JSON body even when asked to stream (some endpoints do)."""
     piece_chars: int | None = None
-    """Stream one event per piece of this many characters, without pausing (a real provider's
-    one event per token); takes precedence over ``tokens_per_s``."""
+    """Stream one event per piece of this many characters (a real provider's one event per
+    token): as fast as the client reads, or at ``tokens_per_s`` when that is set too."""
+    writes_per_s: float = _CHUNKS_PER_S
+    """With ``piece_chars`` and ``tokens_per_s``: how often the server writes; each write
+    carries every event due by then (a real provider's events arrive about one per write)."""
+    keepalive_s: float | None = None
+    """Send OpenRouter's ``: OPENROUTER PROCESSING`` comment this often while the answer is
+    awaited (the stream's headers go out at once, as OpenRouter's do); ``None``: one comment,
+    sent with the headers after ``latency_s``."""
     running_usage: bool = False
     """Every piece also carries the usage so far, cost included (servers with continuous usage
     stats do this); the last chunk still carries the final usage."""
@@ -323,12 +334,16 @@ class FakeModelServer:
             return self._error(int(fault), f"Fake fault {fault}", behavior.retry_after_s)
         if fault == "timeout":
             return await self._never_answer(request, stream)
-        if behavior.latency_s > 0:
+        opened: web.StreamResponse | None = None
+        if stream and fault is None and behavior.keepalive_s is not None:
+            opened = await _open_stream(request)
+            await _keep_alive(opened, behavior.latency_s, behavior.keepalive_s)
+        elif behavior.latency_s > 0:
             await asyncio.sleep(behavior.latency_s)
         text = behavior.text(body) if callable(behavior.text) else behavior.text
         answer = _Answer.build(self, model, body, behavior, text, fault)
         if stream:
-            return await answer.stream(request)
+            return await answer.stream(request, opened)
         return answer.plain(request)
 
     async def _never_answer(self, request: web.Request, stream: bool) -> web.StreamResponse:
@@ -460,8 +475,12 @@ class _Answer:
         }
         return _sse(last) + b"data: [DONE]\n\n"
 
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    async def stream(
+        self, request: web.Request, opened: web.StreamResponse | None = None
+    ) -> web.StreamResponse:
+        """The answer as SSE; ``opened`` is a stream whose headers and keep-alives were sent
+        while the answer was awaited (faults never get one)."""
+        headers = _STREAM_HEADERS
         if self.fault == "non_json":
             return web.Response(body=_PROCESSING + b"data: {this is not json\n\n", headers=headers)
         count, pieces = self._pieces()
@@ -471,21 +490,22 @@ class _Answer:
         if self.fault == "disconnect":
             return _TruncatedResponse(_PROCESSING + next(pieces), headers=headers)
         speed = self.behavior.tokens_per_s
-        if speed is None and self.behavior.piece_chars is None:
+        if speed is None and self.behavior.piece_chars is None and opened is None:
             return web.Response(body=_PROCESSING + b"".join(pieces) + self._tail(), headers=headers)
-        interval = 0.0 if self.behavior.piece_chars is not None else 1.0 / _CHUNKS_PER_S
         log = StreamLog(model=self.model, pieces=count)
         if self.server._record:
             self.server.streams.append(log)
-        response = web.StreamResponse(headers=headers)
+        response = opened or await _open_stream(request)
         try:
-            await response.prepare(request)
-            await response.write(_PROCESSING)
-            for piece in pieces:
-                if log.sent:
-                    await asyncio.sleep(interval)
-                await response.write(piece)
-                log.sent += 1
+            if self.behavior.piece_chars is not None and speed is not None:
+                await self._write_paced(response, list(pieces), speed, log)
+            else:
+                interval = 0.0 if self.behavior.piece_chars is not None else 1.0 / _CHUNKS_PER_S
+                for piece in pieces:
+                    if log.sent:
+                        await asyncio.sleep(interval)
+                    await response.write(piece)
+                    log.sent += 1
             await response.write(self._tail())
             await response.write_eof()
             log.finished = True
@@ -494,6 +514,43 @@ class _Answer:
         finally:
             log.ended.set()
         return response
+
+    async def _write_paced(
+        self, response: web.StreamResponse, pieces: list[bytes], tokens_per_s: float, log: StreamLog
+    ) -> None:
+        """Write ``pieces`` (one event each) at ``tokens_per_s``, at most ``writes_per_s``
+        writes a second, each write carrying every event due by then."""
+        assert self.behavior.piece_chars is not None
+        piece_s = self.behavior.piece_chars / _CHARS_PER_TOKEN / tokens_per_s
+        gap_s = 1.0 / self.behavior.writes_per_s
+        started = time.monotonic()
+        while log.sent < len(pieces):
+            due = min(len(pieces), int((time.monotonic() - started) / piece_s) + 1)
+            await response.write(b"".join(pieces[log.sent : due]))
+            log.sent = due
+            if log.sent < len(pieces):
+                next_due = started + log.sent * piece_s
+                await asyncio.sleep(max(gap_s, next_due - time.monotonic()))
+
+
+_STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+
+
+async def _open_stream(request: web.Request) -> web.StreamResponse:
+    """Send an SSE response's headers and OpenRouter's first keep-alive comment."""
+    response = web.StreamResponse(headers=_STREAM_HEADERS)
+    await response.prepare(request)
+    await response.write(_PROCESSING)
+    return response
+
+
+async def _keep_alive(response: web.StreamResponse, wait_s: float, every_s: float) -> None:
+    """Wait ``wait_s``, sending a keep-alive comment every ``every_s`` meanwhile."""
+    deadline = time.monotonic() + wait_s
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, every_s))
+        if time.monotonic() < deadline:
+            await response.write(_PROCESSING)
 
 
 def _mid_stream_error(*, plain: bool = False) -> dict[str, Any]:
@@ -534,6 +591,11 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         latency_s=args.latency,
         tokens_per_s=args.tokens_per_s,
     )
+    if args.realistic:
+        from tests.fakes.realistic import RoleLengths, realistic
+
+        lengths = RoleLengths(args.panel_tokens, args.judge_tokens, args.writer_tokens)
+        default = realistic(lengths, tokens_per_s=args.tokens_per_s, latency_s=args.latency)
     behaviors = priced_models(default)
     behaviors |= {slug: overrun(latency_s=args.latency) for slug in args.overrun}
     async with FakeModelServer(
@@ -557,6 +619,15 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SLUG",
         help="a model that ignores max_tokens and streams ~140k characters (repeatable)",
     )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="stream like a provider: one event per token at --tokens-per-s, keep-alives, "
+        "answers of realistic length per role (the three options below)",
+    )
+    parser.add_argument("--panel-tokens", type=int, default=800)
+    parser.add_argument("--judge-tokens", type=int, default=1000)
+    parser.add_argument("--writer-tokens", type=int, default=1200)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(args))

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fusion_engine.pipeline.prompts import JUDGE_MARKER, WRITER_MARKER
 from tests.fakes.model_server import FakeModelServer, ModelBehavior, count_tokens
+from tests.fakes.realistic import RoleLengths, answer_for, realistic
 
 AUTH = {"Authorization": "Bearer test-key"}
 
@@ -148,3 +150,38 @@ def test_faults_are_checked_early_and_statuses_normalized() -> None:
         ModelBehavior(fault="200")
     assert ModelBehavior(fault="http_504").fault == "504"
     assert ModelBehavior(fault="429").fault == "429"
+
+
+async def test_a_realistic_stream_sends_one_event_per_token_keepalives_and_usage_last() -> None:
+    """What ``bench_fusion --realistic`` and ``bench_streams`` read: OpenRouter's keep-alives
+    while the model thinks, then one 4-character event per token, the usage in the last."""
+    lengths = RoleLengths(panel=60)
+    behavior = realistic(lengths, tokens_per_s=2000, latency_s=0.35, keepalive_s=0.1)
+    async with (
+        FakeModelServer({"m/a": behavior}) as server,
+        httpx.AsyncClient(headers=AUTH) as http,
+        http.stream("POST", _url(server), json=_body("m/a", stream=True)) as resp,
+    ):
+        raw = (await resp.aread()).decode()
+        (log,) = server.streams
+    comments, data = _events(raw)
+    assert len(comments) >= 3  # at 0, 0.1, 0.2 (and 0.3) s
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    pieces = [c["choices"][0]["delta"].get("content") for c in chunks[:-1]]
+    assert len(pieces) == lengths.panel == log.pieces == log.sent
+    assert all(len(p) == 4 for p in pieces)
+    assert all("usage" not in c for c in chunks[:-1])
+    assert chunks[-1]["usage"]["completion_tokens"] == lengths.panel
+
+
+def test_realistic_answers_have_their_roles_lengths() -> None:
+    lengths = RoleLengths(panel=800, judge=1000, writer=1200)
+    judge = {"messages": [{"role": "system", "content": f'{JUDGE_MARKER}\n<answer label="A">'}]}
+    writer = {"messages": [{"role": "system", "content": WRITER_MARKER}]}
+    panel = {"model": "m/a", "messages": [{"role": "user", "content": "Why?"}]}
+    assert count_tokens(answer_for(panel, lengths)) == 800
+    assert count_tokens(answer_for(writer, lengths)) == 1200
+    analysis = answer_for(judge, lengths)
+    assert abs(count_tokens(analysis) - 1000) <= 2
+    assert json.loads(analysis)["scores"][0]["answer"] == "A"
