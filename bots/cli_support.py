@@ -12,7 +12,7 @@ Typer and the core's errors; settings are read (and pydantic loaded) when a comm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +31,7 @@ __all__ = [
     "OneLineErrorsCommand",
     "cli_errors",
     "load_settings",
+    "run_until_stopped",
 ]
 
 EXIT_RUNTIME = 1
@@ -105,6 +106,39 @@ def cli_errors() -> Iterator[None]:
         _fail(exc.user_message, EXIT_RUNTIME)
     except KeyboardInterrupt:
         _fail("interrupted", _EXIT_INTERRUPTED)
+
+
+def run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run(main)`` for a long-running process, stopped by SIGTERM as by Ctrl-C.
+
+    ``kill``, honcho and hosting platforms stop a process with SIGTERM, whose default action
+    ends Python on the spot: nothing ``main`` owns is closed, and an embedded Redis it started
+    is left running with no owner. Here SIGTERM cancels ``main`` instead, so its exit stack
+    unwinds (the Redis saved and stopped, connections closed), and the process exits 0."""
+    import asyncio
+    import contextlib
+    import signal
+
+    async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = asyncio.Event()
+
+        def stop() -> None:
+            terminated.set()
+            task.cancel()
+
+        # Only the main thread can take signals (not so when a test runs the CLI in a thread).
+        with contextlib.suppress(RuntimeError, NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+        try:
+            await main
+        except asyncio.CancelledError:
+            if not terminated.is_set():
+                raise
+            task.uncancel()
+
+    asyncio.run(run())
 
 
 def load_settings() -> Settings:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings, run_until_stopped
 from fusion_engine.errors import ConfigError, UnavailableError
 
 if TYPE_CHECKING:  # discord.py and the settings load only when a Discord command runs
@@ -158,14 +158,12 @@ def discord_command(
     """Run the Discord bot: /fuse, @mentions, per-model buttons, /fuse-budget.
 
     Needs DISCORD_TOKEN and the model key (OPENROUTER_API_KEY). Optional: REDIS_URL."""
-    import asyncio
-
     with cli_errors():
         settings = load_settings()
         from bots.observability import configure_logging
 
         configure_logging(settings.log_level)
-        asyncio.run(serve(settings, run_worker=worker, sync_commands=sync))
+        run_until_stopped(serve(settings, run_worker=worker, sync_commands=sync))
 
 
 def register(app: typer.Typer) -> None:

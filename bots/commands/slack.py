@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings
+from bots.cli_support import OneLineErrorsCommand, cli_errors, load_settings, run_until_stopped
 from fusion_engine.errors import ConfigError, UnavailableError
 from fusion_engine.logs import get_logger
 
@@ -162,14 +162,12 @@ def slack_command(
     Needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many workspaces),
     SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and the model key
     (OPENROUTER_API_KEY). Optional: PORT (3000), REDIS_URL, SLACK_INSTALLATION_DB."""
-    import asyncio
-
     with cli_errors():
         settings = load_settings()
         from bots.observability import configure_logging
 
         configure_logging(settings.log_level)
-        asyncio.run(serve(settings, run_worker=worker, host=host))
+        run_until_stopped(serve(settings, run_worker=worker, host=host))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,11 +9,17 @@ GUILD_CREATE, heartbeats (op 1 → op 11), then whatever ``INTERACTION_CREATE`` 
 JSON body) so tests can assert on ``allowed_mentions``, ephemeral ``flags``, which endpoint
 answered, and in which order. Tests script failures with ``fail(...)`` (403 Missing
 Permissions, 401 Invalid Webhook Token…).
+
+By hand: ``python -m tests.fakes.discord_api --port 8797`` serves it until Ctrl-C and prints the
+settings that point ``fusion discord`` at it; ``POST /_fake/fuse`` makes its user ask ``/fuse``
+and ``GET /_fake/calls`` lets another process read what the bot posted (``tests.fakes.try_chat``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -34,6 +40,7 @@ from tests.fakes.discord_events import (
     USER_ID,
     DiscordPayloads,
     now_iso,
+    question,
     user_payload,
 )
 
@@ -83,7 +90,7 @@ class _State:
 class FakeDiscord(DiscordPayloads):
     """One fake Discord: an app/bot user, one guild with one text channel, REST + gateway."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.calls: list[RestCall] = []
         self.identifies: list[JSON] = []
         self.gateway_queries: list[dict[str, str]] = []
@@ -96,7 +103,8 @@ class FakeDiscord(DiscordPayloads):
         self._changed = asyncio.Condition()
         self.ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port
+        """The loopback port to listen on (0: any free one); the bound port once started."""
         self.bot_user = user_payload(BOT_ID, "Fusion", bot=True)
         self.user = user_payload(USER_ID, "alice")
         self.owner = user_payload(OWNER_ID, "owner")
@@ -107,9 +115,11 @@ class FakeDiscord(DiscordPayloads):
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_post("/_fake/fuse", self._control_fuse)
+        app.router.add_get("/_fake/calls", self._recorded_calls)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
@@ -223,6 +233,31 @@ class FakeDiscord(DiscordPayloads):
         )
         self._sockets.add(ws)
         self.ready.set()
+
+    # control (for a process that plays the user, e.g. tests.fakes.try_chat) --------------
+
+    async def _control_fuse(self, request: web.Request) -> web.Response:
+        """``POST /_fake/fuse {"question": ...}``: the user runs ``/fuse`` in the guild's
+        channel; answers the interaction token, or 503 when no bot connects within ``wait``."""
+        body = await request.json()
+        try:
+            async with asyncio.timeout(float(body.get("wait", 60))):
+                await self.ready.wait()
+        except TimeoutError:
+            return web.json_response({"error": "no bot is connected to the gateway"}, status=503)
+        event = self.slash_command("fuse", question(str(body["question"])))
+        await self.dispatch("INTERACTION_CREATE", event)
+        return web.json_response({"token": event["token"]})
+
+    async def _recorded_calls(self, request: web.Request) -> web.Response:
+        """``GET /_fake/calls?after=N``: the REST calls recorded after the first ``N``, waiting
+        up to ``wait`` seconds (default 10) for one, so a poller needs no sleeps."""
+        after = int(request.query.get("after", "0"))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(float(request.query.get("wait", "10"))), self._changed:
+                await self._changed.wait_for(lambda: len(self.calls) > after)
+        calls = [{"method": c.method, "path": c.path, "json": c.json} for c in self.calls[after:]]
+        return web.json_response({"calls": calls, "next": after + len(calls)})
 
     # REST ----------------------------------------------------------------------------------
 
@@ -485,3 +520,26 @@ class FakeDiscord(DiscordPayloads):
 
     def _stored_message(self, message_id: str) -> JSON:
         return self.state.messages[message_id]
+
+
+async def _serve_forever(port: int) -> None:
+    async with FakeDiscord(port=port) as fake:
+        print(
+            f"fake Discord at http://127.0.0.1:{fake.port}: DISCORD_API_URL={fake.api_url} "
+            f"DISCORD_GATEWAY_URL={fake.gateway_url} (any DISCORD_TOKEN)",
+            flush=True,
+        )
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake on loopback until interrupted."""
+    parser = argparse.ArgumentParser(description="A loopback fake of Discord (REST + gateway).")
+    parser.add_argument("--port", type=int, default=8797)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ __all__ = [
     "USER_ID",
     "DiscordPayloads",
     "now_iso",
+    "question",
     "user_payload",
 ]
 
@@ -36,6 +37,14 @@ MANAGE_GUILD = 0x20
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def question(text: str, pool: str | None = None) -> list[JSON]:
+    """The options of a ``/fuse`` command asking ``text`` (of ``pool``)."""
+    options: list[JSON] = [{"name": "question", "type": 3, "value": text}]
+    if pool is not None:
+        options.append({"name": "pool", "type": 3, "value": pool})
+    return options
 
 
 def user_payload(user_id: str, name: str, *, bot: bool = False) -> JSON:

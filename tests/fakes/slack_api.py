@@ -12,13 +12,19 @@ member (``not_member``) answer ``chat.postMessage`` with ``not_in_channel`` unti
 ``conversations.join`` (public channels only; ``private`` ones refuse the join); ``roles`` maps
 user ids to ``"admin" | "owner" | "member"`` for ``users.info``.
 
+By hand: ``python -m tests.fakes.slack_api --port 8798`` serves it until Ctrl-C and prints the
+settings that point ``fusion slack`` at it; ``GET /_fake/calls`` lets another process read what
+the app posted (``tests.fakes.try_chat``).
+
 Socket Mode: ``apps.connections.open`` hands out ``ws://127.0.0.1:<port>/socket``; a test
 ``await fake.push(envelope)`` and ``await fake.ack_for(envelope_id)`` reads the app's ack.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -65,12 +71,13 @@ class FakeSlack:
     """``(response_url path, body)`` for every POST to a response_url."""
     thread_messages: dict[str, list[JSON]] = field(default_factory=dict)
     """``conversations.replies`` answers, by thread ts."""
+    port: int = 0
+    """The loopback port to listen on (0: any free one); the bound port once started."""
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
-        self.port = 0
         self._socket: web.WebSocketResponse | None = None
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, asyncio.Future[JSON]] = {}
@@ -82,9 +89,10 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response_url)
         app.router.add_get("/socket", self._ws)
+        app.router.add_get("/_fake/calls", self._recorded_calls)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         server = site._server
         assert server is not None
@@ -230,6 +238,17 @@ class FakeSlack:
     def _m_apps_connections_open(self, args: JSON) -> JSON:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
 
+    # -- control (for a process that plays the user, e.g. tests.fakes.try_chat) -------------
+    async def _recorded_calls(self, request: web.Request) -> web.Response:
+        """``GET /_fake/calls?after=N``: the Web API calls recorded after the first ``N``,
+        waiting up to ``wait`` seconds (default 10) for one, so a poller needs no sleeps."""
+        after = int(request.query.get("after", "0"))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(float(request.query.get("wait", "10"))), self.call_event:
+                await self.call_event.wait_for(lambda: len(self.calls) > after)
+        calls = [{"method": c.method, "args": c.args} for c in self.calls[after:]]
+        return web.json_response({"calls": calls, "next": after + len(calls)})
+
     # -- response_url ----------------------------------------------------------------------
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -263,3 +282,25 @@ class FakeSlack:
     async def ack_for(self, envelope_id: str) -> JSON:
         async with asyncio.timeout(10):
             return await self._acks[envelope_id]
+
+
+async def _serve_forever(port: int) -> None:
+    async with FakeSlack(port=port) as fake:
+        print(
+            f"fake Slack at {fake.base}: SLACK_API_URL={fake.api_url} SLACK_BOT_TOKEN={BOT_TOKEN}",
+            flush=True,
+        )
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake on loopback until interrupted."""
+    parser = argparse.ArgumentParser(description="A loopback fake of Slack's Web API.")
+    parser.add_argument("--port", type=int, default=8798)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -44,6 +44,7 @@ from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import Accepted
 from fusion_engine.service import FusionService as CoreFusionService
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_events import question as question
 
 
 def make_result(
@@ -240,10 +241,3 @@ async def running(
     run = await start_bot(fake_discord, ScriptedService(), store, config)
     yield run
     await stop_bot(run)
-
-
-def question(text: str, pool: str | None = None) -> list[dict[str, object]]:
-    options: list[dict[str, object]] = [{"name": "question", "type": 3, "value": text}]
-    if pool is not None:
-        options.append({"name": "pool", "type": 3, "value": pool})
-    return options

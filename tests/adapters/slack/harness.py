@@ -20,7 +20,6 @@ import httpx
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import (
     SlackApp,
@@ -42,6 +41,8 @@ from fusion_engine.scripted import ScriptedEngine
 from fusion_engine.service import FusionService
 from tests.bots.samples import sample_events, sample_result
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.fakes.slack_requests import fuse_command_form
+from tests.fakes.slack_requests import signed_headers as sign
 
 SIGNING_SECRET = "test-signing-secret"
 QUOTE_MICROS = 12_345
@@ -68,10 +69,7 @@ def scripted_engine(script: SampleFusion | None = None) -> ScriptedEngine:
 
 
 def signed_headers(body: str, *, secret: str = SIGNING_SECRET, age_s: float = 0) -> dict[str, str]:
-    timestamp = str(int(time.time() - age_s))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    assert signature is not None
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+    return sign(body, secret=secret, age_s=age_s)
 
 
 @dataclass(kw_only=True)
@@ -90,18 +88,14 @@ class SlackClient:
         self, text: str, *, user: str = "U1", channel: str = "C1", **sign: Any
     ) -> httpx.Response:
         self._trigger += 1
-        form = {
-            "command": "/fuse",
-            "text": text,
-            "user_id": user,
-            "channel_id": channel,
-            "team_id": TEAM_ID,
-            "trigger_id": f"trigger-{self._trigger}",
-            "response_url": self.fake.response_url(),
-        }
-        return await self.post(
-            urllib.parse.urlencode(form), "application/x-www-form-urlencoded", **sign
+        form = fuse_command_form(
+            text,
+            response_url=self.fake.response_url(),
+            trigger_id=f"trigger-{self._trigger}",
+            user=user,
+            channel=channel,
         )
+        return await self.post(form, "application/x-www-form-urlencoded", **sign)
 
     async def event(
         self, event: dict[str, Any], *, event_id: str, retry: int | None = None
