@@ -16,10 +16,11 @@ masked), so every command says which Redis it could not reach.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 
@@ -43,6 +44,7 @@ __all__ = [
     "open_redis",
     "open_services",
     "run_jobs_here",
+    "run_on_redis",
 ]
 
 
@@ -70,6 +72,20 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     server already running for the directory is shared; see ``EmbeddedRedis``)."""
     with EmbeddedRedis(data_dir) as server:
         yield server.url
+
+
+_T = TypeVar("_T")
+
+
+def run_on_redis(settings: Settings, action: Callable[[aioredis.Redis], Awaitable[_T]]) -> _T:
+    """For one CLI command: open Redis (``open_redis``), run ``action`` with the client, close
+    everything, and return what ``action`` returned."""
+
+    async def go() -> _T:
+        async with open_redis(settings) as rt:
+            return await action(rt.redis)
+
+    return asyncio.run(go())
 
 
 @asynccontextmanager

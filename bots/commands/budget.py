@@ -36,20 +36,15 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text
 
 def _run(action: Callable[[RedisBudgetStore], Awaitable[T]]) -> T:
     """Open Redis and the budget store for one command, run ``action``, close everything."""
-    import asyncio
-
-    from bots.redis_runtime import open_redis
+    from bots.redis_runtime import run_on_redis
     from bots.settings import load_pool_file
     from fusion_engine.budget.redis_store import RedisBudgetStore
 
     settings = load_settings()
-    config = load_pool_file(settings)
-
-    async def go() -> T:
-        async with open_redis(settings) as rt:
-            return await action(RedisBudgetStore.from_defaults(rt.redis, config.budgets))
-
-    return asyncio.run(go())
+    budgets = load_pool_file(settings).budgets
+    return run_on_redis(
+        settings, lambda redis: action(RedisBudgetStore.from_defaults(redis, budgets))
+    )
 
 
 def _tenant(name: str) -> str:

@@ -30,18 +30,11 @@ T = TypeVar("T")
 
 
 def _run(action: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
-    import asyncio
-
+    """Open Redis and the key store for one command, run ``action``, close everything."""
     from adapters.api.store import ApiKeyStore
-    from bots.redis_runtime import open_redis
+    from bots.redis_runtime import run_on_redis
 
-    settings = load_settings()
-
-    async def go() -> T:
-        async with open_redis(settings) as rt:
-            return await action(ApiKeyStore(rt.redis))
-
-    return asyncio.run(go())
+    return run_on_redis(load_settings(), lambda redis: action(ApiKeyStore(redis)))
 
 
 def _row(key: ApiKey) -> dict[str, str]:
