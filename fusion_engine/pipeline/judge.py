@@ -21,8 +21,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from fusion_engine.errors import ModelCallError, ModelHTTPError
-from fusion_engine.llm.base import ChatMessage, ChatRequest, Usage
-from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure
+from fusion_engine.llm.base import ChatMessage, Usage
+from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure, stage_request
 from fusion_engine.pipeline.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import (
@@ -251,13 +251,8 @@ async def run_judge(
         messages, problem = base, None
         schema: dict[str, Any] | None = JUDGE_SCHEMA
         while True:
-            chat = ChatRequest(
-                model=model,
-                messages=messages,
-                max_tokens=pool.judge_max_tokens,
-                json_schema=schema,
-                timeout_s=pool.call_timeout_s,
-                max_retries=pool.max_retries,
+            chat = stage_request(
+                pool, model, messages, max_tokens=pool.judge_max_tokens, json_schema=schema
             )
             try:
                 completion, usage = await caller.call(chat)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fusion_engine.allowance import UNLIMITED, SpendGuard, call_ceiling
 from fusion_engine.errors import ModelCallError, ModelOutputError, ModelTimeout, QuorumError
@@ -28,6 +29,7 @@ from fusion_engine.llm.base import (
 )
 from fusion_engine.llm.pricing import price_usage
 from fusion_engine.pipeline.prompts import load_prompt
+from fusion_engine.pools import PoolSpec
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import MemberResult, PanelAnswer, PanelFailure
 
@@ -38,6 +40,7 @@ __all__ = [
     "describe_failure",
     "panel_messages",
     "run_panel",
+    "stage_request",
 ]
 
 Emit = Callable[[FusionEvent], None]
@@ -100,6 +103,28 @@ class Caller:
         return usage
 
 
+def stage_request(
+    pool: PoolSpec,
+    model: str,
+    messages: tuple[ChatMessage, ...],
+    *,
+    max_tokens: int,
+    temperature: float | None = None,
+    json_schema: dict[str, Any] | None = None,
+) -> ChatRequest:
+    """One call of a stage, under the pool's per-call timeout and retries (the same for the
+    panel, the judge and the writer; each stage picks its own cap and temperature)."""
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        json_schema=json_schema,
+        timeout_s=pool.call_timeout_s,
+        max_retries=pool.max_retries,
+    )
+
+
 def billed_usage(exc: ModelCallError) -> Usage:
     """What a failed call was billed (``Caller.call`` has priced and capped it): an empty
     answer still reports its usage, and the budget has to be charged what it was charged."""
@@ -141,13 +166,8 @@ async def _ask_member(
     spent = Usage()
     errors: list[tuple[str, ModelCallError]] = []
     for slug in (model, *pool.fallbacks.get(model, ())):
-        chat = ChatRequest(
-            model=slug,
-            messages=messages,
-            max_tokens=pool.max_output_tokens,
-            temperature=pool.temperature,
-            timeout_s=pool.call_timeout_s,
-            max_retries=pool.max_retries,
+        chat = stage_request(
+            pool, slug, messages, max_tokens=pool.max_output_tokens, temperature=pool.temperature
         )
         try:
             completion, usage = await caller.call(chat)

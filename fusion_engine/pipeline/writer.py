@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fusion_engine.errors import ModelCallError, ModelOutputError, StageError
-from fusion_engine.llm.base import ChatMessage, ChatRequest, TextSink, Usage
+from fusion_engine.llm.base import ChatMessage, TextSink, Usage
 from fusion_engine.pipeline.judge import Labelled, render_answers, render_context
-from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure
+from fusion_engine.pipeline.panel import Caller, billed_usage, describe_failure, stage_request
 from fusion_engine.pipeline.prompts import load_prompt, render_prompt
 from fusion_engine.request import FusionRequest
 from fusion_engine.result import Analysis, StageCall, cut_note
@@ -106,15 +106,14 @@ async def run_writer(
     writers = [pool.writer] + [m for m in (pool.writer_fallback,) if m and m != pool.writer]
     for model in writers:
         started = caller.clock()
-        chat = ChatRequest(
-            model=model,
-            messages=messages,
+        chat = stage_request(
+            pool,
+            model,
+            messages,
             max_tokens=pool.writer_max_tokens,
             temperature=(
                 pool.temperature if pool.writer_temperature is None else pool.writer_temperature
             ),
-            timeout_s=pool.call_timeout_s,
-            max_retries=pool.max_retries,
         )
         try:
             completion, usage = await caller.call(chat, None if streamed else sink)
